@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "soma",
+		Short:         "SomaFractalMemory: an event-sourced memory service for AI agents",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newVersionCmd(),
+		notYet("serve", "Run write API, query API and projections in one process"),
+		notYet("api", "Run the write API (commands) on :9595"),
+		notYet("query", "Run the query API on :9596"),
+		notYet("projector", "Run the projection workers"),
+		notYet("replay", "Rebuild a read model from the log"),
+		notYet("schemas", "List, register and check the Avro event schemas"),
+		notYet("migrate", "Apply the Postgres migrations"),
+	)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "soma", version)
+			return err
+		},
+	}
+}
+
+var errNotImplemented = errors.New("not implemented yet")
+
+func notYet(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short + " (not implemented yet)",
+		RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("%s: %w", use, errNotImplemented)
+		},
+	}
+}
