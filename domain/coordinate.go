@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -149,30 +151,76 @@ func (c Coordinate) Equal(o Coordinate) bool {
 	return true
 }
 
-// InRange reports whether c lies inside [min, max], both inclusive,
-// comparing only the dimensions that c, min and max all have (the common
+// InRange reports whether c lies inside [lo, hi], both inclusive,
+// comparing only the dimensions that c, lo and hi all have (the common
 // prefix). An empty bound, or a bound shorter than c, constrains only the
 // dimensions it has.
-func (c Coordinate) InRange(min, max Coordinate) bool {
-	n := len(c.v)
-	n = minInt(n, len(min.v))
-	for i := 0; i < n; i++ {
-		if c.v[i] < min.v[i] {
+func (c Coordinate) InRange(lo, hi Coordinate) bool {
+	for i := range min(len(c.v), len(lo.v)) {
+		if c.v[i] < lo.v[i] {
 			return false
 		}
 	}
-	n = minInt(len(c.v), len(max.v))
-	for i := 0; i < n; i++ {
-		if c.v[i] > max.v[i] {
+	for i := range min(len(c.v), len(hi.v)) {
+		if c.v[i] > hi.v[i] {
 			return false
 		}
 	}
 	return true
 }
 
-func minInt(a, b int) int {
-	if a < b {
-		return a
+// MarshalJSON writes the coordinate as a JSON array of numbers; the empty
+// coordinate is [].
+func (c Coordinate) MarshalJSON() ([]byte, error) {
+	if c.v == nil {
+		return []byte("[]"), nil
 	}
-	return b
+	return json.Marshal(c.v)
+}
+
+// UnmarshalJSON accepts a JSON array of numbers ([1, 2.5]) or a string in
+// the request form ("1, 2.5", parsed by ParseCoordinate). Anything else,
+// including non-finite or out-of-range numbers and more than
+// MaxCoordinateDims values, is a *CoordinateError. JSON null leaves c
+// unchanged, as encoding/json does for other types.
+func (c *Coordinate) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case bytes.Equal(data, []byte("null")):
+		return nil
+	case len(data) > 0 && data[0] == '"':
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return &CoordinateError{Input: string(data), Reason: "not a JSON string"}
+		}
+		parsed, err := ParseCoordinate(s)
+		if err != nil {
+			return err
+		}
+		*c = parsed
+		return nil
+	case len(data) > 0 && data[0] == '[':
+		var raw []json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return &CoordinateError{Input: string(data), Reason: "not a JSON array"}
+		}
+		if len(raw) > MaxCoordinateDims {
+			return &CoordinateError{Input: string(data), Reason: fmt.Sprintf("more than %d dimensions", MaxCoordinateDims)}
+		}
+		vals := make([]float64, len(raw))
+		for i, r := range raw {
+			r = bytes.TrimSpace(r)
+			if len(r) == 0 || !(r[0] == '-' || (r[0] >= '0' && r[0] <= '9')) {
+				return &CoordinateError{Input: string(data), Part: string(r), Reason: "not a number"}
+			}
+			f, err := strconv.ParseFloat(string(r), 64)
+			if err != nil || math.IsInf(f, 0) {
+				return &CoordinateError{Input: string(data), Part: string(r), Reason: "not finite"}
+			}
+			vals[i] = f
+		}
+		*c = Coordinate{v: canonical(vals)}
+		return nil
+	}
+	return &CoordinateError{Input: string(data), Reason: "not an array of numbers or a string"}
 }
