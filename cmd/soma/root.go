@@ -20,6 +20,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersionCmd(),
+		newConfigCmd(),
 		notYet("serve", "Run write API, query API and projections in one process"),
 		notYet("api", "Run the write API (commands) on :9595"),
 		notYet("query", "Run the query API on :9596"),
