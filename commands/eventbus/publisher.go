@@ -11,7 +11,6 @@ package eventbus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	wkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/somafractalmemory/soma/commands"
 	"github.com/somafractalmemory/soma/domain"
 	"github.com/somafractalmemory/soma/internal/consistency"
 )
@@ -32,8 +32,9 @@ const (
 
 // ErrUnavailable means the broker did not acknowledge the events within
 // the publish timeout. Some of them may still have been written: clients
-// retry with the same Idempotency-Key.
-var ErrUnavailable = errors.New("event log unavailable")
+// retry with the same Idempotency-Key. It is commands.ErrUnavailable, so
+// the APIs answer 503.
+var ErrUnavailable = commands.ErrUnavailable
 
 // Encoder frames an event for the topic (Confluent framing + Avro).
 type Encoder interface {
@@ -133,3 +134,5 @@ func (p *Publisher) message(e domain.Event) (*sarama.ProducerMessage, error) {
 
 // Close closes the producer.
 func (p *Publisher) Close() error { return p.producer.Close() }
+
+var _ commands.EventSink = (*Publisher)(nil)
