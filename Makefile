@@ -35,6 +35,10 @@ services-up:
 services-down:
 	scripts/test-services.sh down
 
+## schemas-check: every event schema version is backward-transitive compatible with the earlier ones
+schemas-check:
+	$(GO) run ./cmd/soma schemas check
+
 ## lint: go vet and staticcheck
 lint:
 	$(GO) vet ./...

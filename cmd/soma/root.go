@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 		notYet("query", "Run the query API on :9596"),
 		notYet("projector", "Run the projection workers"),
 		notYet("replay", "Rebuild a read model from the log"),
-		notYet("schemas", "List, register and check the Avro event schemas"),
+		newSchemasCmd(),
 		notYet("migrate", "Apply the Postgres migrations"),
 	)
 	return root

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/somafractalmemory/soma/internal/httpx"
 	"github.com/somafractalmemory/soma/internal/kafkaconf"
 )
 
@@ -44,7 +45,7 @@ type HTTP struct {
 	APIAddr            string
 	QueryAddr          string
 	Token              string
-	ScopedTokens       []ScopedToken
+	ScopedTokens       []httpx.ScopedToken
 	RateLimitMax       int
 	RateLimitWindow    time.Duration
 	MaxBodyBytes       int64
@@ -52,13 +53,6 @@ type HTTP struct {
 	PublishTimeout     time.Duration
 	ConsistencyTimeout time.Duration
 	IdempotencyTTL     time.Duration
-}
-
-// ScopedToken is a bearer token limited to some namespaces ("*" = all).
-type ScopedToken struct {
-	Label      string
-	Token      string
-	Namespaces []string
 }
 
 // Embedding settings.
@@ -168,7 +162,11 @@ func load(r *reader) (Config, error) {
 	if !r.set("SOMA_API_ADDR") && r.set("UVICORN_PORT") {
 		c.HTTP.APIAddr = ":" + r.str("UVICORN_PORT")
 	}
-	c.HTTP.ScopedTokens = parseScopedTokens(r, r.str("SOMA_API_TOKENS"))
+	tokens, err := httpx.ParseScopedTokens(r.str("SOMA_API_TOKENS"))
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("SOMA_API_TOKENS: %w", err))
+	}
+	c.HTTP.ScopedTokens = tokens
 
 	c.Embedding = Embedding{
 		Dim:       r.integer("SOMA_VECTOR_DIM"),
@@ -335,25 +333,6 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func parseScopedTokens(r *reader, s string) []ScopedToken {
-	var out []ScopedToken
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		label, rest, ok1 := strings.Cut(item, "=")
-		tok, nss, ok2 := strings.Cut(rest, ":")
-		if !ok1 || !ok2 || label == "" || tok == "" || nss == "" {
-			// Never echo the item: it holds a secret.
-			r.errs = append(r.errs, fmt.Errorf("SOMA_API_TOKENS: entry %d is not label=token:ns1|ns2", len(out)+1))
-			continue
-		}
-		out = append(out, ScopedToken{Label: label, Token: tok, Namespaces: strings.Split(nss, "|")})
-	}
-	return out
 }
 
 func parseDecayRules(r *reader, s string) []DecayRule {

@@ -61,7 +61,7 @@ func TestLoad(t *testing.T) {
 		}
 	})
 	t.Run("scoped_tokens_parse_without_echoing_secrets", func(t *testing.T) {
-		c, err := Load(MapLookup(map[string]string{"SOMA_API_TOKENS": "alice=s3cret:team-a|team-b, ops=t0k:*"}))
+		c, err := Load(MapLookup(map[string]string{"SOMA_API_TOKENS": "alice=s3cret@team-a,team-b; ops=t0k@*"}))
 		if err != nil {
 			t.Fatal(err)
 		}

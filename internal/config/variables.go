@@ -35,7 +35,7 @@ var Variables = []Variable{
 	{Name: "UVICORN_PORT", Default: "", Group: groupHTTP, Meaning: "port of the write API when SOMA_API_ADDR is unset (compatibility with the original service)"},
 	{Name: "SOMA_QUERY_ADDR", Default: ":9596", Group: groupHTTP, Meaning: "listen address of the query API (soma query, soma serve)"},
 	{Name: "SOMA_API_TOKEN", Default: "", Group: groupHTTP, Secret: true, Meaning: "bearer token required on every non-public route (empty: no auth unless SOMA_API_TOKENS is set)"},
-	{Name: "SOMA_API_TOKENS", Default: "", Group: groupHTTP, Secret: true, Meaning: "namespace-scoped tokens: label=token:ns1|ns2,label2=token2:* (* = every namespace)"},
+	{Name: "SOMA_API_TOKENS", Default: "", Group: groupHTTP, Secret: true, Meaning: "namespace-scoped tokens: label=token@ns1,ns2;label2=token2@* (* = every namespace)"},
 	{Name: "SOMA_RATE_LIMIT_MAX", Default: "60", Group: groupHTTP, Meaning: "requests per window per route and client; 0 disables rate limiting"},
 	{Name: "SOMA_RATE_LIMIT_WINDOW_SECONDS", Default: "60", Group: groupHTTP, Meaning: "sliding rate-limit window in seconds"},
 	{Name: "SOMA_MAX_BODY_BYTES", Default: "8388608", Group: groupHTTP, Meaning: "largest request body accepted (413 beyond)"},
