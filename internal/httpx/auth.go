@@ -96,6 +96,7 @@ func (a *authenticator) middleware() gin.HandlerFunc {
 		if a.enabled() {
 			h := c.GetHeader(HeaderAuthorization)
 			if !strings.HasPrefix(h, bearerPrefix) {
+				c.Header("WWW-Authenticate", "Bearer")
 				Error(c, http.StatusUnauthorized, DetailMissingBearer)
 				return
 			}

@@ -58,6 +58,9 @@ func TestAuthAndNamespaces(t *testing.T) {
 				return
 			}
 			assertJSON(t, rec, tt.status, tt.body)
+			if tt.status == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") != "Bearer" {
+				t.Fatalf("401 without WWW-Authenticate: Bearer")
+			}
 		})
 	}
 }
