@@ -26,11 +26,10 @@ type MemoryLimiter struct {
 	lastSweep time.Time
 }
 
-// slidingLog is a ring of request times, oldest first.
+// slidingLog holds the times of allowed requests, oldest first; it never
+// holds more than Max entries and grows only as a client uses it.
 type slidingLog struct {
 	times []time.Time
-	start int
-	n     int
 }
 
 var _ RateLimiter = (*MemoryLimiter)(nil)
@@ -79,15 +78,15 @@ func (m *MemoryLimiter) Allow(_ context.Context, key string) (Decision, error) {
 			}
 			delete(m.keys, k)
 		}
-		log = &slidingLog{times: make([]time.Time, m.limit.Max)}
+		log = &slidingLog{}
 		m.keys[key] = log
 	}
 	log.expire(cutoff)
-	if log.n >= m.limit.Max {
+	if len(log.times) >= m.limit.Max {
 		return Decision{RetryAfter: log.oldest().Sub(cutoff)}, nil
 	}
 	log.push(now)
-	return Decision{Allowed: true, Remaining: m.limit.Max - log.n}, nil
+	return Decision{Allowed: true, Remaining: m.limit.Max - len(log.times)}, nil
 }
 
 // Len returns the number of keys remembered (tests, metrics).
@@ -100,7 +99,7 @@ func (m *MemoryLimiter) Len() int {
 // sweep drops every key whose newest request left the window.
 func (m *MemoryLimiter) sweep(cutoff time.Time) {
 	for k, l := range m.keys {
-		if l.n == 0 || !l.newest().After(cutoff) {
+		if len(l.times) == 0 || !l.newest().After(cutoff) {
 			delete(m.keys, k)
 		}
 	}
@@ -109,17 +108,19 @@ func (m *MemoryLimiter) sweep(cutoff time.Time) {
 // expire drops the requests at or before cutoff: a request made at t
 // occupies its slot until t+Window.
 func (l *slidingLog) expire(cutoff time.Time) {
-	for l.n > 0 && !l.oldest().After(cutoff) {
-		l.start = (l.start + 1) % len(l.times)
-		l.n--
+	i := 0
+	for i < len(l.times) && !l.times[i].After(cutoff) {
+		i++
 	}
+	if i == len(l.times) {
+		l.times = l.times[:0]
+		return
+	}
+	l.times = l.times[i:]
 }
 
-func (l *slidingLog) push(t time.Time) {
-	l.times[(l.start+l.n)%len(l.times)] = t
-	l.n++
-}
+func (l *slidingLog) push(t time.Time) { l.times = append(l.times, t) }
 
-func (l *slidingLog) oldest() time.Time { return l.times[l.start] }
+func (l *slidingLog) oldest() time.Time { return l.times[0] }
 
-func (l *slidingLog) newest() time.Time { return l.times[(l.start+l.n-1)%len(l.times)] }
+func (l *slidingLog) newest() time.Time { return l.times[len(l.times)-1] }
