@@ -80,6 +80,7 @@ func (c Config) withDefaults() Config {
 // Runner feeds one projection.
 type Runner struct {
 	proj      projections.Projection
+	client    sarama.Client
 	group     sarama.ConsumerGroup
 	dec       Decoder
 	permanent func(error) bool
@@ -93,14 +94,20 @@ type Runner struct {
 	lastErr      error
 }
 
-// New returns a runner. permanent classifies decode errors that can never
-// succeed (schemas.Permanent); other decode errors are retried.
-func New(proj projections.Projection, group sarama.ConsumerGroup, dec Decoder, permanent func(error) bool, dlq DeadLetters, m *Metrics, cfg Config, log *slog.Logger) *Runner {
+// New returns a runner joining cfg.Group through client (configured with
+// kafkaconf.Settings.Consumer). permanent classifies decode errors that can
+// never succeed (schemas.Permanent); other decode errors are retried.
+func New(proj projections.Projection, client sarama.Client, dec Decoder, permanent func(error) bool, dlq DeadLetters, m *Metrics, cfg Config, log *slog.Logger) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{proj: proj, group: group, dec: dec, permanent: permanent, dlq: dlq, m: m, cfg: cfg.withDefaults(),
-		log: log.With("projection", proj.Name(), "group", cfg.Group)}
+	cfg = cfg.withDefaults()
+	group, err := sarama.NewConsumerGroupFromClient(cfg.Group, client)
+	if err != nil {
+		return nil, fmt.Errorf("consumer group %s: %w", cfg.Group, err)
+	}
+	return &Runner{proj: proj, client: client, group: group, dec: dec, permanent: permanent, dlq: dlq, m: m, cfg: cfg,
+		log: log.With("projection", proj.Name(), "group", cfg.Group)}, nil
 }
 
 // Run consumes until ctx is cancelled; then it finishes the batch in
@@ -185,11 +192,17 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	}
 	for topic, parts := range sess.Claims() {
 		for _, p := range parts {
+			next := int64(0)
 			if off, ok := pos[p]; ok {
-				sess.ResetOffset(topic, p, off+1, "")
-				// ResetOffset only moves backwards; MarkOffset moves forward.
-				sess.MarkOffset(topic, p, off+1, "")
+				next = off + 1
+			} else if next, err = r.client.GetOffset(topic, p, sarama.OffsetOldest); err != nil {
+				// A read model that applied nothing starts at the oldest
+				// offset, whatever the group committed before.
+				return fmt.Errorf("oldest offset of %s[%d]: %w", topic, p, err)
 			}
+			// ResetOffset moves backwards, MarkOffset forwards.
+			sess.ResetOffset(topic, p, next, "")
+			sess.MarkOffset(topic, p, next, "")
 		}
 	}
 	r.log.Info("partitions assigned", "claims", sess.Claims(), "positions", pos)
