@@ -54,6 +54,10 @@ type Embedder interface {
 // did not answer in time; the APIs answer 503 with Retry-After.
 var ErrUnavailable = errors.New("service unavailable")
 
+// ErrBadGateway marks an embeddings server that answered, but wrongly or
+// with a refusal (bad key, unknown model); the APIs answer 502.
+var ErrBadGateway = errors.New("embeddings server refused or answered wrongly")
+
 // Caller identifies who sends a command and for which tenant.
 type Caller struct {
 	Namespace      string

@@ -130,6 +130,9 @@ func (c *core) embed(ctx context.Context, texts []string) ([][]float32, error) {
 		if errors.Is(err, embedding.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%w: embedder: %v", ErrUnavailable, err)
 		}
+		if errors.Is(err, embedding.ErrRejected) || errors.Is(err, embedding.ErrBadResponse) {
+			return nil, fmt.Errorf("%w: %v", ErrBadGateway, err)
+		}
 		return nil, fmt.Errorf("embed: %w", err)
 	}
 	if len(vecs) != len(texts) {

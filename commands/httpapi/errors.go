@@ -26,6 +26,8 @@ func (h *handlers) fail(c *gin.Context, err error) {
 		httpx.Error(c, http.StatusNotFound, err.Error())
 	case errors.Is(err, commands.ErrUnavailable):
 		httpx.Unavailable(c, h.opts.RetryAfter, err.Error())
+	case errors.Is(err, commands.ErrBadGateway):
+		httpx.Error(c, http.StatusBadGateway, err.Error())
 	default:
 		_ = c.Error(err)
 		httpx.Error(c, http.StatusInternalServerError, httpx.DetailInternal)

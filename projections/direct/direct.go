@@ -1,0 +1,161 @@
+// Package direct is the write path of direct-write mode
+// (EVENTING_ENABLED=false, or no Kafka configured): the canonical store
+// appends each command's events to its event_log (the log of this mode)
+// and applies them to itself in one transaction; the same events, with
+// their event_log positions, are then applied synchronously to the other
+// read models by the same projection code the projector runs. A read model
+// that fails is caught up from the event_log in the background, so nothing
+// accepted into the log is ever lost to a read model.
+package direct
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/somafractalmemory/soma/commands"
+	"github.com/somafractalmemory/soma/domain"
+	"github.com/somafractalmemory/soma/internal/consistency"
+	"github.com/somafractalmemory/soma/projections"
+)
+
+// Log is the canonical store of direct mode (Postgres or embedded).
+type Log interface {
+	// Append appends events to event_log and applies them to the store in
+	// one transaction, returning them with their positions
+	// (consistency.EventLogSource, partition 0, offset = sequence).
+	Append(ctx context.Context, events []domain.Event) ([]projections.Envelope, error)
+	// Events returns up to limit logged events after sequence after, in
+	// order (for catching up the other read models and for replay).
+	Events(ctx context.Context, after int64, limit int) ([]projections.Envelope, error)
+}
+
+// Sink implements commands.EventSink for direct mode.
+type Sink struct {
+	log    Log
+	others []projections.Projection
+	// ApplyTimeout bounds the synchronous apply to each other read model.
+	applyTimeout time.Duration
+	logger       *slog.Logger
+	kick         chan struct{}
+}
+
+// New returns a sink appending to log and applying to others.
+func New(log Log, others []projections.Projection, applyTimeout time.Duration, logger *slog.Logger) *Sink {
+	if applyTimeout <= 0 {
+		applyTimeout = 5 * time.Second
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sink{log: log, others: others, applyTimeout: applyTimeout, logger: logger, kick: make(chan struct{}, 1)}
+}
+
+var _ commands.EventSink = (*Sink)(nil)
+
+// ErrReadModelBehind says the events are in the log but a read model could
+// not apply them yet; the catch-up loop will.
+var ErrReadModelBehind = errors.New("read model behind the log")
+
+// Append implements commands.EventSink. It returns after the log and every
+// read model applied the events. If a read model fails, the events stay
+// in the log (they are not lost and will reach that read model by the
+// catch-up loop) and the error wraps commands.ErrUnavailable and
+// ErrReadModelBehind.
+func (s *Sink) Append(ctx context.Context, events []domain.Event) (consistency.Token, error) {
+	tok := consistency.Token{Source: consistency.EventLogSource}
+	envs, err := s.log.Append(ctx, events)
+	if err != nil {
+		var pe *projections.PoisonError
+		if errors.As(err, &pe) {
+			return tok, fmt.Errorf("event log refused event %d: %s", pe.Index, pe.Reason)
+		}
+		return tok, fmt.Errorf("%w: event log: %v", commands.ErrUnavailable, err)
+	}
+	for _, e := range envs {
+		tok.Add(e.Partition, e.Offset)
+	}
+	var behind []error
+	for _, p := range s.others {
+		actx, cancel := context.WithTimeout(ctx, s.applyTimeout)
+		err := p.Apply(actx, envs)
+		cancel()
+		if err != nil {
+			behind = append(behind, fmt.Errorf("%s: %v", p.Name(), err))
+		}
+	}
+	if len(behind) > 0 {
+		s.wake()
+		return tok, fmt.Errorf("%w: %w: events are in the log and will be applied: %v", commands.ErrUnavailable, ErrReadModelBehind, errors.Join(behind...))
+	}
+	return tok, nil
+}
+
+func (s *Sink) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// CatchUp runs until ctx ends, bringing every other read model up to the
+// log: at start, whenever Append saw a failure, and every interval.
+func (s *Sink) CatchUp(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for _, p := range s.others {
+			if err := CatchUp(ctx, s.log, p, 1000); err != nil && ctx.Err() == nil {
+				s.logger.Warn("catch-up", "read_model", p.Name(), "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+// CatchUp applies to p every logged event after p's position, in batches.
+// It is also the replay of direct mode (a fresh read model has no
+// position and gets the whole log).
+func CatchUp(ctx context.Context, log Log, p projections.Projection, batch int) error {
+	return CatchUpProgress(ctx, log, p, batch, nil)
+}
+
+// CatchUpProgress is CatchUp reporting the last applied sequence after
+// each batch.
+func CatchUpProgress(ctx context.Context, log Log, p projections.Projection, batch int, progress func(applied int64, n int)) error {
+	pos, err := p.Positions(ctx, consistency.EventLogSource)
+	if err != nil {
+		return err
+	}
+	after, ok := pos[0]
+	if !ok {
+		after = 0
+	}
+	for ctx.Err() == nil {
+		envs, err := log.Events(ctx, after, batch)
+		if err != nil {
+			return err
+		}
+		if len(envs) == 0 {
+			return nil
+		}
+		if err := p.Apply(ctx, envs); err != nil {
+			return err
+		}
+		after = envs[len(envs)-1].Offset
+		if progress != nil {
+			progress(after, len(envs))
+		}
+	}
+	return ctx.Err()
+}
