@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/somafractalmemory/soma/domain"
+	"github.com/somafractalmemory/soma/internal/testenv"
 	"github.com/somafractalmemory/soma/projections/postgres"
 	"github.com/somafractalmemory/soma/projections/projectiontest"
 )
@@ -30,6 +31,7 @@ var (
 )
 
 func TestContract(t *testing.T) {
+	testenv.PostgresURL(t) // skip (or fail) once rather than per scenario
 	projectiontest.Run(t, func(t *testing.T) projectiontest.Target {
 		p, _ := newProjection(t)
 		return projectiontest.Target{Projection: p, Probe: probe{p}}
