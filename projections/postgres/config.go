@@ -33,6 +33,12 @@ type EventEncoder interface {
 	EncodeBody(domain.Event) ([]byte, error)
 }
 
+// EventDecoder turns an event_log body back into the event. Only
+// Projection.Events (reading the log of direct-write mode) needs it.
+type EventDecoder interface {
+	DecodeBody([]byte) (domain.Event, error)
+}
+
 // Config configures a Projection.
 type Config struct {
 	// Schema is the Postgres schema holding the tables (default
@@ -41,6 +47,9 @@ type Config struct {
 	Schema string
 	// Encoder produces event_log bodies. Required.
 	Encoder EventEncoder
+	// Decoder reads event_log bodies back. Optional: without it, Events
+	// fails with ErrNoDecoder.
+	Decoder EventDecoder
 }
 
 // ErrInvalidConfig is wrapped by Config.Validate errors.

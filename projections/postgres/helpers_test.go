@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -25,6 +27,36 @@ func (jsonEncoder) EncodeBody(e domain.Event) ([]byte, error) {
 		Type  string       `json:"type"`
 		Event domain.Event `json:"event"`
 	}{e.EventName(), e})
+}
+
+// DecodeBody reads back what EncodeBody wrote.
+func (jsonEncoder) DecodeBody(b []byte) (domain.Event, error) {
+	var env struct {
+		Type  string          `json:"type"`
+		Event json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, err
+	}
+	decode := func(p any) (domain.Event, error) {
+		if err := json.Unmarshal(env.Event, p); err != nil {
+			return nil, err
+		}
+		return reflect.ValueOf(p).Elem().Interface().(domain.Event), nil
+	}
+	switch env.Type {
+	case domain.EventMemoryStored:
+		return decode(&domain.MemoryStored{})
+	case domain.EventMemoryDeleted:
+		return decode(&domain.MemoryDeleted{})
+	case domain.EventMemoriesLinked:
+		return decode(&domain.MemoriesLinked{})
+	case domain.EventMemoryUnlinked:
+		return decode(&domain.MemoryUnlinked{})
+	case domain.EventMemoryImportanceSet:
+		return decode(&domain.MemoryImportanceSet{})
+	}
+	return nil, fmt.Errorf("unknown event type %q", env.Type)
 }
 
 // testPool connects to the test server (skipping or failing as testenv
@@ -70,6 +102,6 @@ func freshSchema(t testing.TB, pool *pgxpool.Pool) string {
 func newProjection(t testing.TB) (*postgres.Projection, *pgxpool.Pool) {
 	t.Helper()
 	pool := testPool(t)
-	p := postgres.New(pool, postgres.Config{Schema: freshSchema(t, pool), Encoder: jsonEncoder{}})
+	p := postgres.New(pool, postgres.Config{Schema: freshSchema(t, pool), Encoder: jsonEncoder{}, Decoder: jsonEncoder{}})
 	return p, pool
 }

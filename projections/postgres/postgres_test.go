@@ -16,8 +16,12 @@ import (
 	"github.com/somafractalmemory/soma/domain"
 	"github.com/somafractalmemory/soma/internal/consistency"
 	"github.com/somafractalmemory/soma/projections"
+	"github.com/somafractalmemory/soma/projections/direct"
 	"github.com/somafractalmemory/soma/projections/postgres"
 )
+
+// The Postgres projection is the canonical log of direct-write mode.
+var _ direct.Log = (*postgres.Projection)(nil)
 
 const (
 	topic = "memory.events"
@@ -332,7 +336,7 @@ func TestApply(t *testing.T) {
 		bad := g.store(domain.MustCoordinate(2), `{"x":1e1000000}`)
 		batch := at(0, g.store(domain.MustCoordinate(1), `{}`), bad, g.store(domain.MustCoordinate(3), `{}`))
 		err := p.Apply(ctx, batch)
-		var pe *postgres.PoisonError
+		var pe *projections.PoisonError
 		if !errors.As(err, &pe) || !errors.Is(err, projections.ErrPoison) {
 			t.Fatalf("Apply = %v, want a *PoisonError", err)
 		}
@@ -445,7 +449,7 @@ func TestAppend(t *testing.T) {
 	t.Run("replay_of_the_log_into_a_new_schema_keeps_positions", func(t *testing.T) {
 		pool := testPool(t)
 		ctx := testCtx(t)
-		serving := postgres.New(pool, postgres.Config{Schema: freshSchema(t, pool), Encoder: jsonEncoder{}})
+		serving := postgres.New(pool, postgres.Config{Schema: freshSchema(t, pool), Encoder: jsonEncoder{}, Decoder: jsonEncoder{}})
 		g := &gen{}
 		a, b := domain.MustCoordinate(1), domain.MustCoordinate(2)
 		var log []projections.Envelope
@@ -460,9 +464,22 @@ func TestAppend(t *testing.T) {
 			}
 			log = append(log, envs...)
 		}
-		next := postgres.New(pool, postgres.Config{Schema: freshSchema(t, pool), Encoder: jsonEncoder{}})
-		mustApply(t, ctx, next, log[:2])
-		mustApply(t, ctx, next, log[2:])
+		last := log[len(log)-1].Offset
+
+		// The log reads back in order, in pages.
+		page, err := serving.Events(ctx, 0, 2)
+		if err != nil || len(page) != 2 || page[0].Offset != log[0].Offset || page[1].Event.Metadata().EventID != log[1].Event.Metadata().EventID {
+			t.Fatalf("Events(0, 2) = %+v, %v; want the first two appended", page, err)
+		}
+		if rest, err := serving.Events(ctx, last, 10); err != nil || len(rest) != 0 {
+			t.Fatalf("Events(after the last) = %+v, %v; want none", rest, err)
+		}
+
+		// Direct mode's replay: catch a fresh schema up from the log.
+		next := postgres.New(pool, postgres.Config{Schema: freshSchema(t, pool), Encoder: jsonEncoder{}, Decoder: jsonEncoder{}})
+		if err := direct.CatchUp(ctx, serving, next, 2); err != nil {
+			t.Fatalf("CatchUp: %v", err)
+		}
 		for _, p := range []*postgres.Projection{serving, next} {
 			m, ok, err := p.Get(ctx, ns, a)
 			if err != nil || !ok || m.Version != 2 {
@@ -472,8 +489,8 @@ func TestAppend(t *testing.T) {
 				t.Fatalf("%s: b still there", p.Schema())
 			}
 			pos, err := p.Positions(ctx, consistency.EventLogSource)
-			if err != nil || pos[0] != log[len(log)-1].Offset {
-				t.Fatalf("%s: Positions = %v, %v; want %d", p.Schema(), pos, err, log[len(log)-1].Offset)
+			if err != nil || pos[0] != last {
+				t.Fatalf("%s: Positions = %v, %v; want %d", p.Schema(), pos, err, last)
 			}
 			h, err := p.History(ctx, ns, a, 10)
 			if err != nil || len(h) != 3 || h[0].Seq != log[0].Offset || h[2].Seq != log[3].Offset {
@@ -482,8 +499,23 @@ func TestAppend(t *testing.T) {
 		}
 		// The new generation's log continues after the replayed events.
 		envs, err := next.Append(ctx, []domain.Event{g.del(a)})
-		if err != nil || envs[0].Offset <= log[len(log)-1].Offset {
-			t.Fatalf("Append after replay = %+v, %v; want an offset after %d", envs, err, log[len(log)-1].Offset)
+		if err != nil || envs[0].Offset <= last {
+			t.Fatalf("Append after replay = %+v, %v; want an offset after %d", envs, err, last)
+		}
+	})
+
+	t.Run("events_need_a_decoder_and_skip_other_sources", func(t *testing.T) {
+		pool := testPool(t)
+		ctx := testCtx(t)
+		schema := freshSchema(t, pool)
+		p := postgres.New(pool, postgres.Config{Schema: schema, Encoder: jsonEncoder{}, Decoder: jsonEncoder{}})
+		mustApply(t, ctx, p, at(0, (&gen{}).store(domain.MustCoordinate(1), `{}`))) // from the topic
+		if evs, err := p.Events(ctx, 0, 10); err != nil || len(evs) != 0 {
+			t.Fatalf("Events = %+v, %v; want none (only direct-mode appends are the log)", evs, err)
+		}
+		noDecoder := postgres.New(pool, postgres.Config{Schema: schema, Encoder: jsonEncoder{}})
+		if _, err := noDecoder.Events(ctx, 0, 10); !errors.Is(err, postgres.ErrNoDecoder) {
+			t.Fatalf("Events = %v, want ErrNoDecoder", err)
 		}
 	})
 
@@ -494,7 +526,7 @@ func TestAppend(t *testing.T) {
 		bad := g.link(domain.MustCoordinate(1), domain.MustCoordinate(2), "x")
 		bad.EventID = "nope"
 		_, err := p.Append(ctx, []domain.Event{g.store(domain.MustCoordinate(1), `{}`), bad})
-		var pe *postgres.PoisonError
+		var pe *projections.PoisonError
 		if !errors.As(err, &pe) || pe.Index != 1 {
 			t.Fatalf("Append = %v, want a *PoisonError at index 1", err)
 		}

@@ -79,7 +79,7 @@ func (p *Projection) Schema() string { return p.cfg.Schema }
 // the transaction, so listeners hear it only once the rows are visible).
 //
 // An event that fails validation, or that Postgres refuses as data, is
-// reported as a *PoisonError (wrapping projections.ErrPoison) and nothing
+// reported as a *projections.PoisonError (wrapping projections.ErrPoison) and nothing
 // is applied. Every other error (connection, deadlock, cancellation) is
 // returned as is and is transient.
 func (p *Projection) Apply(ctx context.Context, batch []projections.Envelope) error {
@@ -179,7 +179,7 @@ func (p *Projection) Positions(ctx context.Context, source string) (map[int32]in
 	return out, nil
 }
 
-// prepare validates every event of batch, or returns the *PoisonError of
+// prepare validates every event of batch, or returns the *projections.PoisonError of
 // the first invalid one.
 func prepare(batch []projections.Envelope) ([]item, error) {
 	items := make([]item, len(batch))
@@ -189,7 +189,7 @@ func prepare(batch []projections.Envelope) ([]item, error) {
 		}
 		ev, reason := normalize(env.Event)
 		if reason != "" {
-			return nil, &PoisonError{Index: i, Envelope: env, Reason: reason}
+			return nil, &projections.PoisonError{Index: i, Envelope: env, Reason: reason}
 		}
 		meta := ev.Metadata()
 		items[i] = item{
@@ -324,7 +324,7 @@ func (p *Projection) applyItems(ctx context.Context, tx pgx.Tx, items []item, ap
 		body, err := p.cfg.Encoder.EncodeBody(it.ev)
 		if err != nil {
 			if errors.Is(err, projections.ErrPoison) {
-				return &PoisonError{Index: it.idx, Envelope: projections.Envelope{Event: it.ev, Source: it.src, Partition: it.part, Offset: it.off}, Reason: "cannot encode: " + err.Error(), Err: err}
+				return &projections.PoisonError{Index: it.idx, Envelope: projections.Envelope{Event: it.ev, Source: it.src, Partition: it.part, Offset: it.off}, Reason: "cannot encode: " + err.Error(), Err: err}
 			}
 			return fmt.Errorf("encode %s %s: %w", it.ev.EventName(), it.ev.Metadata().EventID, err)
 		}
@@ -462,12 +462,12 @@ func (p *Projection) diagnose(ctx context.Context, items []item, cause error, ap
 			return fmt.Errorf("postgres projection %s: %w (and looking for the event at fault: %w)", p.cfg.Schema, cause, err)
 		}
 		if err := p.applyItems(ctx, sp, items[i:i+1], appended); err != nil {
-			var poison *PoisonError
+			var poison *projections.PoisonError
 			if errors.As(err, &poison) {
 				return err
 			}
 			if isDataError(err) {
-				return &PoisonError{
+				return &projections.PoisonError{
 					Index:    it.idx,
 					Envelope: projections.Envelope{Event: it.ev, Source: it.src, Partition: it.part, Offset: it.off},
 					Reason:   "refused by postgres: " + err.Error(),

@@ -168,7 +168,6 @@ func (p *Projection) History(ctx context.Context, ns string, coord domain.Coordi
 		e := h
 		e.EventID = id.String()
 		e.OccurredAt = e.OccurredAt.UTC()
-		e.Body = bytes.Clone(h.Body)
 		out = append(out, e)
 		return nil
 	})

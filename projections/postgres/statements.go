@@ -33,6 +33,7 @@ type statements struct {
 	counts     string
 	exists     string
 	history    string
+	logEvents  string
 	eventLogID pgx.Identifier
 }
 
@@ -144,5 +145,7 @@ SELECT coord_key FROM {records} WHERE namespace = $1 AND coord_key = ANY($2::tex
 SELECT seq, source, partition, "offset", event_id, event_type, occurred_at, body FROM (
     SELECT * FROM {event_log} WHERE namespace = $1 AND coord_key = $2 ORDER BY seq DESC LIMIT $3
 ) h ORDER BY seq`),
+		logEvents: r.Replace(`
+SELECT seq, body FROM {event_log} WHERE source = $1 AND seq > $2 ORDER BY seq LIMIT $3`),
 	}
 }
