@@ -22,7 +22,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newConfigCmd(),
 		notYet("serve", "Run write API, query API and projections in one process"),
-		notYet("api", "Run the write API (commands) on :9595"),
+		newAPICmd(),
 		notYet("query", "Run the query API on :9596"),
 		notYet("projector", "Run the projection workers"),
 		notYet("replay", "Rebuild a read model from the log"),
