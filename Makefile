@@ -19,7 +19,7 @@ run: build
 ## test: start real Postgres, Redis and Kafka, run every test with -race, stop them
 test:
 	@scripts/test-services.sh up
-	@set -a; . .test-services/env; set +a; \
+	@set -a; . $${SOMA_TEST_STATE_DIR:-.test-services}/env; set +a; \
 	  SOMA_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 30m ./... ; rc=$$?; \
 	  scripts/test-services.sh down; \
 	  if [ $$rc -ne 0 ]; then echo "make test: FAILED (go test exit $$rc)" >&2; fi; \

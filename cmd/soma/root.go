@@ -24,10 +24,10 @@ func newRootCmd() *cobra.Command {
 		notYet("serve", "Run write API, query API and projections in one process"),
 		newAPICmd(),
 		notYet("query", "Run the query API on :9596"),
-		notYet("projector", "Run the projection workers"),
+		newProjectorCmd(),
 		notYet("replay", "Rebuild a read model from the log"),
 		newSchemasCmd(),
-		notYet("migrate", "Apply the Postgres migrations"),
+		newMigrateCmd(),
 	)
 	return root
 }

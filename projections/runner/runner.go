@@ -351,3 +351,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// Name is the read model's name.
+func (r *Runner) Name() string { return r.proj.Name() }
