@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -60,14 +61,21 @@ func EnsureTopic(admin sarama.ClusterAdmin, spec TopicSpec) (TopicState, error) 
 		if !errors.Is(err, sarama.ErrTopicAlreadyExists) {
 			return TopicState{}, fmt.Errorf("create topic %s: %w", spec.Name, err)
 		}
-		// Lost a race with another process: verify what it made.
-		metas, err = admin.DescribeTopics([]string{spec.Name})
-		if err != nil {
-			return TopicState{}, fmt.Errorf("describe topic %s: %w", spec.Name, err)
+		// Another process created it moments ago: wait until the
+		// metadata knows it, then verify what it made.
+		for i := 0; i < 50; i++ {
+			metas, err = admin.DescribeTopics([]string{spec.Name})
+			if err != nil {
+				return TopicState{}, fmt.Errorf("describe topic %s: %w", spec.Name, err)
+			}
+			if len(metas) == 1 && !errors.Is(metas[0].Err, sarama.ErrUnknownTopicOrPartition) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	if len(metas) != 1 || metas[0].Err != sarama.ErrNoError {
-		return TopicState{}, fmt.Errorf("describe topic %s: unexpected metadata %v", spec.Name, metas)
+	if len(metas) != 1 || (metas[0].Err != sarama.ErrNoError && metas[0].Err != sarama.ErrLeaderNotAvailable) {
+		return TopicState{}, fmt.Errorf("describe topic %s: unexpected metadata (%d topics, error %v)", spec.Name, len(metas), firstErr(metas))
 	}
 	state := TopicState{Partitions: int32(len(metas[0].Partitions))}
 	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: spec.Name})
@@ -90,3 +98,10 @@ func EnsureTopic(admin sarama.ClusterAdmin, spec TopicSpec) (TopicState, error) 
 }
 
 func strPtr(s string) *string { return &s }
+
+func firstErr(metas []*sarama.TopicMetadata) error {
+	if len(metas) == 0 {
+		return nil
+	}
+	return metas[0].Err
+}
