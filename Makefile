@@ -16,14 +16,15 @@ build:
 run: build
 	./bin/soma serve
 
-## test: start real Postgres, Redis and Kafka, run every test with -race, stop them
+## test: start real Postgres, Redis and Kafka, run every test with -race, then the
+## outage tests (they pause the broker, so they run alone), stop the services
 test:
 	@scripts/test-services.sh up
 	@set -a; . $${SOMA_TEST_STATE_DIR:-.test-services}/env; set +a; \
 	  SOMA_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 30m ./... ; rc=$$?; \
+	  SOMA_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout 10m -tags outage -run Outage ./... ; rc2=$$?; \
 	  scripts/test-services.sh down; \
-	  if [ $$rc -ne 0 ]; then echo "make test: FAILED (go test exit $$rc)" >&2; fi; \
-	  exit $$rc
+	  if [ $$rc -ne 0 ] || [ $$rc2 -ne 0 ]; then echo "make test: FAILED (go test exit $$rc, outage tests exit $$rc2)" >&2; exit 1; fi
 
 ## test-unit: go test without services (integration tests skip, loudly)
 test-unit:

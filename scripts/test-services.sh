@@ -608,6 +608,7 @@ write_env() {
 export SOMA_TEST_POSTGRES_URL="postgres://postgres@$HOST:$PG_PORT/postgres?sslmode=disable"
 export SOMA_TEST_REDIS_URL="redis://$HOST:$REDIS_PORT/0"
 export SOMA_TEST_KAFKA_BROKERS="$HOST:$KAFKA_PORT"
+export SOMA_TEST_KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
 EOF
 	mv "$tmp" "$ENV_FILE"
 }

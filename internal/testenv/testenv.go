@@ -22,6 +22,9 @@ const (
 	PostgresURLVar  = "SOMA_TEST_POSTGRES_URL"
 	RedisURLVar     = "SOMA_TEST_REDIS_URL"
 	KafkaBrokersVar = "SOMA_TEST_KAFKA_BROKERS"
+	// KafkaPIDFileVar names the broker's pid file, for the outage tests
+	// (build tag outage) that pause the broker.
+	KafkaPIDFileVar = "SOMA_TEST_KAFKA_PIDFILE"
 	// QdrantURLVar, when set, points suites that have an in-process double
 	// at a real Qdrant instead (never required).
 	QdrantURLVar = "SOMA_TEST_QDRANT_URL"
