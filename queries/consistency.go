@@ -131,8 +131,8 @@ func NewWaiter(cfg WaiterConfig) (*Waiter, error) {
 		if w.wake != nil {
 			w.pollMax = DefaultWakePollMax
 		}
-		w.pollMax = max(w.pollMax, w.pollMin)
 	}
+	w.pollMin = min(w.pollMin, w.pollMax)
 	return w, nil
 }
 
