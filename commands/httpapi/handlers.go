@@ -105,7 +105,7 @@ func (h *handlers) store(c *gin.Context) {
 	if !ok {
 		return
 	}
-	acc, err := h.app.Store.Handle(c, commands.StoreMemory{Caller: h.caller(c), StoreItem: it})
+	acc, err := h.app.Store.Handle(c.Request.Context(), commands.StoreMemory{Caller: h.caller(c), StoreItem: it})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -127,7 +127,7 @@ func (h *handlers) remember(c *gin.Context) {
 	if !ok {
 		return
 	}
-	res, err := h.app.Remember.Handle(c, commands.Remember{Caller: h.caller(c), StoreItem: it, HasCoordinate: has})
+	res, err := h.app.Remember.Handle(c.Request.Context(), commands.Remember{Caller: h.caller(c), StoreItem: it, HasCoordinate: has})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -156,7 +156,7 @@ func (h *handlers) storeBulk(c *gin.Context) {
 		}
 		items[i] = it
 	}
-	acc, err := h.app.StoreBulk.Handle(c, commands.StoreBulk{Caller: h.caller(c), Items: items})
+	acc, err := h.app.StoreBulk.Handle(c.Request.Context(), commands.StoreBulk{Caller: h.caller(c), Items: items})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -211,7 +211,7 @@ func (h *handlers) link(c *gin.Context) {
 	if req.Weight != nil {
 		weight = *req.Weight
 	}
-	acc, err := h.app.Link.Handle(c, commands.LinkMemories{Caller: h.caller(c), LinkMemories: domain.LinkMemories{From: from, To: to, Type: req.Type, Weight: weight}})
+	acc, err := h.app.Link.Handle(c.Request.Context(), commands.LinkMemories{Caller: h.caller(c), LinkMemories: domain.LinkMemories{From: from, To: to, Type: req.Type, Weight: weight}})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -228,7 +228,7 @@ func (h *handlers) unlink(c *gin.Context) {
 	if !ok {
 		return
 	}
-	acc, err := h.app.Unlink.Handle(c, commands.UnlinkMemories{Caller: h.caller(c), From: from, To: to})
+	acc, err := h.app.Unlink.Handle(c.Request.Context(), commands.UnlinkMemories{Caller: h.caller(c), From: from, To: to})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -252,7 +252,7 @@ func (h *handlers) deleteOne(c *gin.Context) {
 		missing(c, "coord")
 		return
 	}
-	res, err := h.app.Delete.Handle(c, commands.DeleteMemory{Caller: h.caller(c), Coordinate: coord})
+	res, err := h.app.Delete.Handle(c.Request.Context(), commands.DeleteMemory{Caller: h.caller(c), Coordinate: coord})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -283,7 +283,7 @@ func (h *handlers) deleteMany(c *gin.Context) {
 		}
 		coords = append(coords, co)
 	}
-	res, err := h.app.DeleteMany.Handle(c, commands.DeleteMany{Caller: h.caller(c), Coordinates: coords})
+	res, err := h.app.DeleteMany.Handle(c.Request.Context(), commands.DeleteMany{Caller: h.caller(c), Coordinates: coords})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -315,7 +315,7 @@ func (h *handlers) setImportance(c *gin.Context) {
 		missing(c, absent...)
 		return
 	}
-	res, err := h.app.SetImportance.Handle(c, commands.SetImportance{Caller: h.caller(c), Coordinate: coord, Importance: *req.Importance})
+	res, err := h.app.SetImportance.Handle(c.Request.Context(), commands.SetImportance{Caller: h.caller(c), Coordinate: coord, Importance: *req.Importance})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -340,7 +340,7 @@ func (h *handlers) importMemories(c *gin.Context) {
 		httpx.BodyError(c, err)
 		return
 	}
-	res, err := h.app.Import.Handle(c, commands.ImportMemories{Caller: h.caller(c), Body: &buf, Replace: replace})
+	res, err := h.app.Import.Handle(c.Request.Context(), commands.ImportMemories{Caller: h.caller(c), Body: &buf, Replace: replace})
 	if err != nil {
 		h.fail(c, err)
 		return

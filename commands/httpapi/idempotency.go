@@ -51,7 +51,7 @@ func idempotent(store idempotency.Store, ttl, retryAfter time.Duration) gin.Hand
 		fp := hex.EncodeToString(sum.Sum(nil))
 		scoped := httpx.Namespace(c) + "\x00" + c.FullPath() + "\x00" + key
 
-		outcome, prev, err := store.Begin(c, scoped, fp, ttl)
+		outcome, prev, err := store.Begin(c.Request.Context(), scoped, fp, ttl)
 		switch {
 		case err != nil:
 			httpx.Unavailable(c, retryAfter, "idempotency store unavailable")
