@@ -137,6 +137,13 @@ func (f *Flat) check(e Entry) error {
 // Upsert inserts or replaces rows; nothing changes when an entry is
 // invalid (wrong dimension, non-finite value).
 func (f *Flat) Upsert(entries ...Entry) error {
+	return f.Update(nil, entries)
+}
+
+// Update deletes the rows of deletes, then upserts entries, atomically
+// with respect to Search: a search sees all of it or none of it. Nothing
+// changes when an entry is invalid.
+func (f *Flat) Update(deletes []ID, entries []Entry) error {
 	for _, e := range entries {
 		if err := f.check(e); err != nil {
 			return err
@@ -152,6 +159,9 @@ func (f *Flat) Upsert(entries ...Entry) error {
 			return err
 		}
 		codes[i] = c
+	}
+	for _, id := range deletes {
+		f.deleteLocked(id)
 	}
 	for i, e := range entries {
 		s := f.seg(e.Namespace)
@@ -190,33 +200,39 @@ func (f *Flat) Delete(ids ...ID) int {
 	defer f.mu.Unlock()
 	n := 0
 	for _, id := range ids {
-		s, ok := f.segs[id.Namespace]
-		if !ok {
-			continue
-		}
-		r, ok := s.rows[id.Key]
-		if !ok {
-			continue
-		}
-		n++
-		f.n--
-		delete(s.rows, id.Key)
-		last := len(s.keys) - 1
-		if int(r) != last {
-			copy(s.vecs[int(r)*f.dim:(int(r)+1)*f.dim], s.vecs[last*f.dim:])
-			s.inv[r], s.imp[r], s.typ[r], s.keys[r], s.fields[r] = s.inv[last], s.imp[last], s.typ[last], s.keys[last], s.fields[last]
-			s.rows[s.keys[r]] = r
-		}
-		s.keys[last], s.fields[last] = "", nil // let the GC have them
-		s.vecs = s.vecs[:last*f.dim]
-		s.inv, s.imp, s.typ, s.keys, s.fields = s.inv[:last], s.imp[:last], s.typ[:last], s.keys[:last], s.fields[:last]
-		if last == 0 {
-			delete(f.segs, id.Namespace)
-		} else if cap(s.keys) >= 1024 && cap(s.keys) > 4*last {
-			s.shrink()
+		if f.deleteLocked(id) {
+			n++
 		}
 	}
 	return n
+}
+
+func (f *Flat) deleteLocked(id ID) bool {
+	s, ok := f.segs[id.Namespace]
+	if !ok {
+		return false
+	}
+	r, ok := s.rows[id.Key]
+	if !ok {
+		return false
+	}
+	f.n--
+	delete(s.rows, id.Key)
+	last := len(s.keys) - 1
+	if int(r) != last {
+		copy(s.vecs[int(r)*f.dim:(int(r)+1)*f.dim], s.vecs[last*f.dim:])
+		s.inv[r], s.imp[r], s.typ[r], s.keys[r], s.fields[r] = s.inv[last], s.imp[last], s.typ[last], s.keys[last], s.fields[last]
+		s.rows[s.keys[r]] = r
+	}
+	s.keys[last], s.fields[last] = "", nil // let the GC have them
+	s.vecs = s.vecs[:last*f.dim]
+	s.inv, s.imp, s.typ, s.keys, s.fields = s.inv[:last], s.imp[:last], s.typ[:last], s.keys[:last], s.fields[:last]
+	if last == 0 {
+		delete(f.segs, id.Namespace)
+	} else if cap(s.keys) >= 1024 && cap(s.keys) > 4*last {
+		s.shrink()
+	}
+	return true
 }
 
 // shrink gives back the memory of a segment that lost most of its rows.

@@ -1,0 +1,669 @@
+package embedded
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/somafractalmemory/soma/commands"
+	"github.com/somafractalmemory/soma/domain"
+	"github.com/somafractalmemory/soma/internal/consistency"
+	"github.com/somafractalmemory/soma/internal/vectorindex"
+	"github.com/somafractalmemory/soma/projections"
+)
+
+// Apply applies batch in one transaction (see projections.Projection for
+// the contract). Events at or below the applied position of their (source,
+// partition) are skipped, and so is an event whose event_id was already
+// applied at another position. Every applied event is also appended to
+// event_log (the history), with its log position.
+//
+// The fold rules are those of every read model (projectiontest's
+// reference): a store creates or replaces the memory (versions keep
+// counting); a delete removes the memory, its vector and every edge from
+// or to its coordinate, whether or not a memory existed; a link from a
+// coordinate without memory is ignored, a re-link keeps the edge's place
+// and takes the new type, weight and time; an importance change applies
+// to existing memories only.
+//
+// An invalid event is reported as a *PoisonError (wrapping
+// projections.ErrPoison) and nothing is applied; other errors are
+// transient.
+func (s *Store) Apply(ctx context.Context, batch []projections.Envelope) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	items, err := prepareItems(batch)
+	if err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.write(ctx, items, false); err != nil {
+		var poison *PoisonError
+		if errors.As(err, &poison) {
+			return err
+		}
+		return fmt.Errorf("embedded projection: apply %d events: %w", len(batch), err)
+	}
+	return nil
+}
+
+// Append is the event sink of direct-write mode (commands.EventSink): in
+// one transaction it appends events to event_log, which is then the log
+// (source consistency.EventLogSource, partition 0, offset = seq), applies
+// them like Apply, and advances the event_log checkpoint. It returns once
+// the transaction is committed and the vector index updated, with the
+// token of the last position.
+//
+// Errors: a *PoisonError for an invalid event (nothing appended); an
+// error wrapping commands.ErrUnavailable when SQLite is busy or cannot
+// write (I/O, disk full) or the encoder failed transiently; the context's
+// error when it ended first.
+func (s *Store) Append(ctx context.Context, events []domain.Event) (consistency.Token, error) {
+	if len(events) == 0 {
+		return consistency.Token{}, nil
+	}
+	batch := make([]projections.Envelope, len(events))
+	for i, e := range events {
+		batch[i] = projections.Envelope{Event: e, Source: consistency.EventLogSource}
+	}
+	items, err := prepareItems(batch)
+	if err != nil {
+		return consistency.Token{}, err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return consistency.Token{}, ErrClosed
+	}
+	for i := range items {
+		items[i].off = s.nextSeq + int64(i)
+	}
+	if err := s.write(ctx, items, true); err != nil {
+		var poison *PoisonError
+		if errors.As(err, &poison) {
+			return consistency.Token{}, err
+		}
+		return consistency.Token{}, fmt.Errorf("embedded store: append %d events: %w", len(events), unavailable(err))
+	}
+	tok := consistency.Token{Source: consistency.EventLogSource}
+	tok.Add(0, items[len(items)-1].off)
+	return tok, nil
+}
+
+// prepareItems validates every event of batch, or returns the
+// *PoisonError of the first invalid one.
+func prepareItems(batch []projections.Envelope) ([]item, error) {
+	items := make([]item, len(batch))
+	for i, env := range batch {
+		if env.Offset < 0 {
+			return nil, fmt.Errorf("embedded projection: event %d of the batch has a negative offset %d", i, env.Offset)
+		}
+		ev, reason := normalize(env.Event)
+		var fields vectorindex.Fields
+		if st, ok := ev.(domain.MemoryStored); ok && reason == "" {
+			fields, reason = payloadFields(st.Payload)
+		}
+		if reason != "" {
+			return nil, &PoisonError{Index: i, Envelope: env, Reason: reason}
+		}
+		meta := ev.Metadata()
+		items[i] = item{
+			idx:    i,
+			ev:     ev,
+			id:     uuid.MustParse(meta.EventID).String(), // validated by normalize
+			ns:     meta.Namespace,
+			key:    ev.Subject().Key(),
+			src:    env.Source,
+			part:   env.Partition,
+			off:    env.Offset,
+			fields: fields,
+		}
+	}
+	return items, nil
+}
+
+type position struct {
+	src  string
+	part int32
+}
+
+type recKey struct{ ns, key string }
+
+// recState is a record as the batch sees it.
+type recState struct {
+	exists  bool
+	typ     domain.MemoryType
+	version int64
+	payload []byte
+}
+
+// vecState is a memory's vector row as the batch leaves it.
+type vecState struct {
+	present bool
+	model   string
+	typ     domain.MemoryType
+	norm    float64
+	fields  vectorindex.Fields
+	vec     []float32
+	dirty   bool
+}
+
+type countDelta struct{ total, episodic, semantic int64 }
+
+func (d *countDelta) add(t domain.MemoryType, n int64) {
+	d.total += n
+	if t == domain.Semantic {
+		d.semantic += n
+	} else {
+		d.episodic += n
+	}
+}
+
+// batchTx is the state of one write transaction.
+type batchTx struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	st     statements // bound to tx
+	recs   map[recKey]*recState
+	vecs   map[recKey]*vecState
+	counts map[string]*countDelta
+}
+
+// write applies items (validated, positions set) in one transaction and
+// then updates the vector index and the positions. appended says the
+// items are new log entries (Append): their offsets are their seqs. The
+// caller holds wmu.
+func (s *Store) write(ctx context.Context, items []item, appended bool) error {
+	// Drop what was applied before; advance every partition to its last
+	// offset in the batch.
+	next := map[position]int64{}
+	live := make([]item, 0, len(items))
+	for _, it := range items {
+		pos := position{it.src, it.part}
+		cur, ok := next[pos]
+		if !ok {
+			if c, applied := s.pos[it.src][it.part]; applied {
+				cur, ok = c, true
+			}
+		}
+		if ok && it.off <= cur {
+			continue
+		}
+		next[pos] = it.off
+		live = append(live, it)
+	}
+	if len(next) == 0 {
+		return nil
+	}
+
+	model, dim, err := s.checkVectors(live)
+	if err != nil {
+		return err
+	}
+	bodies := make([][]byte, len(live))
+	for i, it := range live {
+		b, err := s.cfg.Encoder.EncodeBody(it.ev)
+		if err != nil {
+			if errors.Is(err, projections.ErrPoison) {
+				return &PoisonError{Index: it.idx, Envelope: it.envelope(), Reason: "cannot encode: " + err.Error(), Err: err}
+			}
+			return fmt.Errorf("%w: encode %s %s: %w", commands.ErrUnavailable, it.ev.EventName(), it.id, err)
+		}
+		bodies[i] = b
+	}
+
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+	b := &batchTx{
+		ctx:    ctx,
+		tx:     tx,
+		st:     s.st.in(ctx, tx),
+		recs:   map[recKey]*recState{},
+		vecs:   map[recKey]*vecState{},
+		counts: map[string]*countDelta{},
+	}
+	seen := map[string]bool{}
+	nextSeq := s.nextSeq
+	for i, it := range live {
+		if seen[it.id] {
+			continue // twice in this batch: a duplicate
+		}
+		seen[it.id] = true
+		var one int
+		switch err := b.st.knownEvent.QueryRowContext(ctx, it.id).Scan(&one); {
+		case err == nil:
+			continue // applied before at another position: a duplicate
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		seq := nextSeq
+		if (appended || it.src == consistency.EventLogSource) && it.off >= nextSeq {
+			seq = it.off // a log position is its own seq when it can be
+		}
+		nextSeq = seq + 1
+		meta := it.ev.Metadata()
+		if _, err := b.st.insertEvent.ExecContext(ctx, seq, it.src, it.part, it.off, it.id, it.ev.EventName(),
+			it.ns, it.key, formatTime(meta.OccurredAt), bodies[i]); err != nil {
+			return err
+		}
+		if err := b.apply(it); err != nil {
+			return fmt.Errorf("%s %s: %w", it.ev.EventName(), it.id, err)
+		}
+	}
+	deletes, upserts, err := b.flushVectors(model, dim)
+	if err != nil {
+		return err
+	}
+	for _, ns := range slices.Sorted(maps.Keys(b.counts)) {
+		d := b.counts[ns]
+		if *d == (countDelta{}) {
+			continue
+		}
+		if _, err := b.st.addCounts.ExecContext(ctx, ns, d.total, d.episodic, d.semantic); err != nil {
+			return err
+		}
+	}
+	for pos, off := range next {
+		if _, err := b.st.putCheckpoint.ExecContext(ctx, pos.src, pos.part, off); err != nil {
+			return err
+		}
+	}
+	oldModel, oldDim := s.model, s.dim
+	if model != oldModel || dim != oldDim {
+		if _, err := b.st.putMeta.ExecContext(ctx, metaIndexModel, model); err != nil {
+			return err
+		}
+		if _, err := b.st.putMeta.ExecContext(ctx, metaIndexDim, strconv.Itoa(dim)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		if !s.committedAnyway(next) {
+			return err
+		}
+	}
+	committed = true
+
+	// Visible to readers: first the index, then the positions.
+	s.nextSeq = max(s.nextSeq, nextSeq)
+	s.imu.Lock()
+	s.model, s.dim = model, dim
+	if s.idx == nil && model != "" && dim > 0 {
+		s.idx, err = vectorindex.NewFlat(model, dim)
+	}
+	idx := s.idx
+	s.imu.Unlock()
+	if err == nil && idx != nil {
+		err = idx.Update(deletes, upserts)
+	}
+	if err != nil {
+		// Cannot happen for validated events; the log and tables are right,
+		// only a restart would rebuild the index.
+		err = fmt.Errorf("vector index update after commit (restart to rebuild it): %w", err)
+	}
+	pos := make(map[string]map[int32]int64, len(s.pos))
+	for src, parts := range s.pos {
+		pos[src] = maps.Clone(parts)
+	}
+	for p, off := range next {
+		if pos[p.src] == nil {
+			pos[p.src] = map[int32]int64{}
+		}
+		pos[p.src][p.part] = off
+	}
+	s.pmu.Lock()
+	s.pos = pos
+	s.pmu.Unlock()
+	return err
+}
+
+// committedAnyway is asked after a failed COMMIT: it reads the
+// checkpoints back and reports whether the transaction did commit.
+func (s *Store) committedAnyway(next map[position]int64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BusyTimeout+time.Second)
+	defer cancel()
+	for pos, off := range next {
+		var got int64
+		err := s.wdb.QueryRowContext(ctx, `SELECT "offset" FROM checkpoints WHERE source = ? AND partition = ?`, pos.src, pos.part).Scan(&got)
+		if err != nil || got != off {
+			return false
+		}
+	}
+	return true
+}
+
+// checkVectors decides the model and dimension of the index after the
+// batch (the first vector ever stored names them when no model is
+// configured) and refuses vectors of the index's model with another
+// dimension. The caller holds wmu.
+func (s *Store) checkVectors(live []item) (model string, dim int, err error) {
+	model, dim = s.model, s.dim
+	if model == "" {
+		model = s.cfg.EmbeddingModel
+	}
+	for _, it := range live {
+		st, ok := it.ev.(domain.MemoryStored)
+		if !ok || len(st.Embedding) == 0 {
+			continue
+		}
+		if model == "" {
+			model = st.EmbeddingModel
+		}
+		if st.EmbeddingModel != model {
+			continue // kept, but not searchable: never mixed into the index
+		}
+		if dim == 0 {
+			dim = len(st.Embedding)
+		}
+		if len(st.Embedding) != dim {
+			return "", 0, &PoisonError{Index: it.idx, Envelope: it.envelope(),
+				Reason: fmt.Sprintf("embedding of model %q has %d dimensions, the index %d", model, len(st.Embedding), dim)}
+		}
+	}
+	return model, dim, nil
+}
+
+func (b *batchTx) count(ns string) *countDelta {
+	d, ok := b.counts[ns]
+	if !ok {
+		d = &countDelta{}
+		b.counts[ns] = d
+	}
+	return d
+}
+
+// rec returns the record at k as the batch has left it so far.
+func (b *batchTx) rec(k recKey) (*recState, error) {
+	if r, ok := b.recs[k]; ok {
+		return r, nil
+	}
+	r := &recState{}
+	var typ string
+	switch err := b.st.getRecord.QueryRowContext(b.ctx, k.ns, k.key).Scan(&typ, &r.version, &r.payload); {
+	case err == nil:
+		r.exists, r.typ = true, domain.MemoryType(typ)
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
+	b.recs[k] = r
+	return r, nil
+}
+
+// vec returns the vector row at k as the batch has left it so far.
+func (b *batchTx) vec(k recKey) (*vecState, error) {
+	if v, ok := b.vecs[k]; ok {
+		return v, nil
+	}
+	v := &vecState{}
+	var (
+		typ          string
+		fields, blob []byte
+	)
+	switch err := b.st.getVector.QueryRowContext(b.ctx, k.ns, k.key).Scan(&v.model, &typ, &fields, &blob); {
+	case err == nil:
+		v.present, v.typ = true, domain.MemoryType(typ)
+		var ferr error
+		if v.fields, ferr = vectorindex.UnmarshalFields(fields); ferr != nil {
+			return nil, fmt.Errorf("stored fields of %s/%s: %w", k.ns, k.key, ferr)
+		}
+		v.vec = decodeVector(blob, nil)
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
+	b.vecs[k] = v
+	return v, nil
+}
+
+// apply applies one event (validated, not applied before).
+func (b *batchTx) apply(it item) error {
+	ctx, st := b.ctx, b.st
+	meta := it.ev.Metadata()
+	k := recKey{it.ns, it.key}
+	switch e := it.ev.(type) {
+	case domain.MemoryStored:
+		r, err := b.rec(k)
+		if err != nil {
+			return err
+		}
+		version := int64(1)
+		if r.exists {
+			b.count(k.ns).add(r.typ, -1)
+			version = r.version + 1
+		}
+		b.count(k.ns).add(e.Type, 1)
+		var c0 any
+		if e.Coordinate.Dims() > 0 {
+			c0 = e.Coordinate.At(0)
+		}
+		var imp any
+		if e.Importance != nil {
+			imp = *e.Importance
+		}
+		at := formatTime(meta.OccurredAt)
+		if _, err := st.putRecord.ExecContext(ctx, k.ns, k.key, encodeCoordinate(e.Coordinate), c0, string(e.Type),
+			string(e.Payload), imp, e.ImportanceNorm, e.EmbeddingModel, at, at, version, it.id); err != nil {
+			return err
+		}
+		*r = recState{exists: true, typ: e.Type, version: version, payload: e.Payload}
+		b.vecs[k] = &vecState{
+			present: len(e.Embedding) > 0,
+			model:   e.EmbeddingModel,
+			typ:     e.Type,
+			norm:    e.ImportanceNorm,
+			fields:  it.fields,
+			vec:     e.Embedding,
+			dirty:   true,
+		}
+	case domain.MemoryDeleted:
+		r, err := b.rec(k)
+		if err != nil {
+			return err
+		}
+		if r.exists {
+			if _, err := st.deleteRecord.ExecContext(ctx, k.ns, k.key); err != nil {
+				return err
+			}
+			b.count(k.ns).add(r.typ, -1)
+			*r = recState{}
+		}
+		b.vecs[k] = &vecState{dirty: true}
+		// Edges touching the coordinate go even when no memory is there:
+		// incoming edges may point at coordinates that never held one.
+		if _, err := st.wipeLinksFrom.ExecContext(ctx, k.ns, k.key); err != nil {
+			return err
+		}
+		if _, err := st.wipeLinksTo.ExecContext(ctx, k.ns, k.key); err != nil {
+			return err
+		}
+	case domain.MemoriesLinked:
+		// The write API refuses a link from a coordinate without memory;
+		// an event that still says so (a race with a delete) changes
+		// nothing.
+		r, err := b.rec(k)
+		if err != nil || !r.exists {
+			return err
+		}
+		if _, err := st.putLink.ExecContext(ctx, k.ns, k.key, e.To.Key(), e.LinkType, e.Weight, formatTime(meta.OccurredAt)); err != nil {
+			return err
+		}
+	case domain.MemoryUnlinked:
+		if _, err := st.deleteLink.ExecContext(ctx, k.ns, k.key, e.To.Key()); err != nil {
+			return err
+		}
+	case domain.MemoryImportanceSet:
+		r, err := b.rec(k)
+		if err != nil || !r.exists {
+			return err
+		}
+		r.version++
+		r.payload = withImportance(r.payload, e.Importance)
+		if _, err := st.updateImportance.ExecContext(ctx, string(r.payload), e.Importance, e.ImportanceNorm, r.version,
+			formatTime(meta.OccurredAt), it.id, k.ns, k.key); err != nil {
+			return err
+		}
+		v, err := b.vec(k)
+		if err != nil {
+			return err
+		}
+		if v.present {
+			v.norm = e.ImportanceNorm
+			v.fields = v.fields.With(domain.PayloadKeyImportance, vectorindex.Value{Kind: vectorindex.KindNumber, Num: e.Importance})
+			v.dirty = true
+		}
+	}
+	return nil
+}
+
+// flushVectors writes the vector rows the batch changed and returns the
+// matching index changes: rows of the index's model are upserted,
+// anything else at a changed key is deleted from the index.
+func (b *batchTx) flushVectors(model string, dim int) ([]vectorindex.ID, []vectorindex.Entry, error) {
+	keys := slices.SortedFunc(maps.Keys(b.vecs), func(x, y recKey) int {
+		return cmp.Or(cmp.Compare(x.ns, y.ns), cmp.Compare(x.key, y.key))
+	})
+	var (
+		deletes []vectorindex.ID
+		upserts []vectorindex.Entry
+		buf     []byte
+	)
+	for _, k := range keys {
+		v := b.vecs[k]
+		if !v.dirty {
+			continue
+		}
+		id := vectorindex.ID{Namespace: k.ns, Key: k.key}
+		if !v.present {
+			if _, err := b.st.deleteVector.ExecContext(b.ctx, k.ns, k.key); err != nil {
+				return nil, nil, err
+			}
+			deletes = append(deletes, id)
+			continue
+		}
+		buf = encodeVector(buf[:0], v.vec)
+		if _, err := b.st.putVector.ExecContext(b.ctx, k.ns, k.key, v.model, string(v.typ), v.norm,
+			vectorindex.MarshalFields(v.fields), buf); err != nil {
+			return nil, nil, err
+		}
+		if v.model == model && len(v.vec) == dim {
+			upserts = append(upserts, vectorindex.Entry{ID: id, Type: string(v.typ), ImportanceNorm: v.norm, Fields: v.fields, Vector: v.vec})
+		} else {
+			deletes = append(deletes, id)
+		}
+	}
+	return deletes, upserts, nil
+}
+
+// in binds the statements to tx.
+func (st statements) in(ctx context.Context, tx *sql.Tx) statements {
+	return statements{
+		insertEvent:      tx.StmtContext(ctx, st.insertEvent),
+		knownEvent:       tx.StmtContext(ctx, st.knownEvent),
+		getRecord:        tx.StmtContext(ctx, st.getRecord),
+		putRecord:        tx.StmtContext(ctx, st.putRecord),
+		deleteRecord:     tx.StmtContext(ctx, st.deleteRecord),
+		updateImportance: tx.StmtContext(ctx, st.updateImportance),
+		getVector:        tx.StmtContext(ctx, st.getVector),
+		putVector:        tx.StmtContext(ctx, st.putVector),
+		deleteVector:     tx.StmtContext(ctx, st.deleteVector),
+		wipeLinksFrom:    tx.StmtContext(ctx, st.wipeLinksFrom),
+		wipeLinksTo:      tx.StmtContext(ctx, st.wipeLinksTo),
+		putLink:          tx.StmtContext(ctx, st.putLink),
+		deleteLink:       tx.StmtContext(ctx, st.deleteLink),
+		addCounts:        tx.StmtContext(ctx, st.addCounts),
+		putCheckpoint:    tx.StmtContext(ctx, st.putCheckpoint),
+		putMeta:          tx.StmtContext(ctx, st.putMeta),
+	}
+}
+
+func (it item) envelope() projections.Envelope {
+	return projections.Envelope{Event: it.ev, Source: it.src, Partition: it.part, Offset: it.off}
+}
+
+// withImportance returns payload with its "importance" key set to imp
+// (the payload change of domain.Memory.ApplyImportance). payload is a
+// stored JSON object.
+func withImportance(payload []byte, imp float64) []byte {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &obj); err != nil || obj == nil {
+		obj = map[string]json.RawMessage{}
+	}
+	obj[domain.PayloadKeyImportance] = json.RawMessage(strconv.FormatFloat(imp, 'g', -1, 64))
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return payload
+	}
+	return out
+}
+
+// Stored encodings.
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// encodeCoordinate is the coordinate as little-endian float64s.
+func encodeCoordinate(c domain.Coordinate) []byte {
+	b := make([]byte, 0, 8*c.Dims())
+	for i := range c.Dims() {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.At(i)))
+	}
+	return b
+}
+
+func decodeCoordinate(b []byte) (domain.Coordinate, error) {
+	if len(b)%8 != 0 {
+		return domain.Coordinate{}, fmt.Errorf("coordinate blob of %d bytes", len(b))
+	}
+	vals := make([]float64, len(b)/8)
+	for i := range vals {
+		vals[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return domain.NewCoordinate(vals)
+}
+
+// encodeVector appends v as little-endian float32s.
+func encodeVector(dst []byte, v []float32) []byte {
+	dst = slices.Grow(dst, 4*len(v))
+	for _, x := range v {
+		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x))
+	}
+	return dst
+}
+
+// decodeVector decodes an encodeVector blob into dst (reused when large
+// enough).
+func decodeVector(b []byte, dst []float32) []float32 {
+	n := len(b) / 4
+	if cap(dst) < n {
+		dst = make([]float32, n)
+	}
+	dst = dst[:n]
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return dst
+}
