@@ -11,6 +11,7 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 
+	"github.com/somafractalmemory/soma/domain"
 	projqdrant "github.com/somafractalmemory/soma/projections/qdrant"
 )
 
@@ -252,7 +253,8 @@ type filter struct {
 // compiledFilters are a query's payload filters, in key order.
 type compiledFilters []filter
 
-// compileFilters validates the filters of a query.
+// compileFilters validates the filters of a query, reporting every bad
+// one as a field of domain.ValidationErrors ("filters.<key>").
 func compileFilters(m map[string]any) (compiledFilters, error) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -260,16 +262,23 @@ func compileFilters(m map[string]any) (compiledFilters, error) {
 	}
 	slices.Sort(keys)
 	out := make(compiledFilters, 0, len(keys))
+	var errs domain.ValidationErrors
 	for _, k := range keys {
 		path, ok := projqdrant.PayloadPath(k)
 		if !ok {
-			return nil, fmt.Errorf("%w: filter key %q cannot be addressed in the vector index (empty, or contains '\"' or '\\')", ErrInvalidQuery, k)
+			errs = append(errs, domain.ValidationError{Field: "filters." + k, Err: ErrInvalidQuery,
+				Message: "the key cannot be addressed in the vector index (empty, or contains '\"' or '\\')"})
+			continue
 		}
 		want, err := normalize(m[k])
 		if err != nil {
-			return nil, fmt.Errorf("%w: filter %q: %w", ErrInvalidQuery, k, err)
+			errs = append(errs, domain.ValidationError{Field: "filters." + k, Message: err.Error(), Err: ErrInvalidQuery})
+			continue
 		}
 		out = append(out, filter{key: k, path: path, want: want})
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return out, nil
 }

@@ -113,10 +113,11 @@ const (
 	maxTopK = 1000
 )
 
-// ErrInvalidQuery is wrapped by errors about a query the index cannot run
-// as given (top_k out of range, an empty or non-finite vector, an unknown
-// memory type, a filter key or value Qdrant cannot express). Nothing was
-// read.
+// ErrInvalidQuery is the cause of every field of the
+// domain.ValidationErrors Search returns for a query it cannot run as
+// given (top_k out of range, an empty, zero or non-finite vector, an
+// unknown memory type, a filter key or value Qdrant cannot express).
+// Nothing was read.
 var ErrInvalidQuery = errors.New("invalid vector query")
 
 // Index searches the serving collection (an alias) of the Qdrant read
@@ -200,8 +201,8 @@ func (ix *Index) Search(ctx context.Context, q queries.VectorQuery) ([]queries.H
 	if ix.err != nil {
 		return nil, ix.err
 	}
-	if err := validate(q); err != nil {
-		return nil, err
+	if errs := validate(q); len(errs) > 0 {
+		return nil, errs
 	}
 	if q.EmbeddingModel != ix.model {
 		return nil, fmt.Errorf("qdrant index %s: %w: query vector of model %q, the index serves %q",
@@ -230,7 +231,7 @@ func (ix *Index) Search(ctx context.Context, q queries.VectorQuery) ([]queries.H
 		// The alias may have moved to a collection of another dimension:
 		// read it again next time.
 		ix.dim.Store(0)
-		return nil, fmt.Errorf("qdrant index %s: search %s: %w", ix.collection, q.Namespace, err)
+		return nil, fmt.Errorf("qdrant index %s: search %s: %w", ix.collection, q.Namespace, classify(err))
 	}
 	hits := make([]queries.Hit, 0, len(cands))
 	for _, c := range cands {
@@ -243,35 +244,34 @@ func (ix *Index) Search(ctx context.Context, q queries.VectorQuery) ([]queries.H
 	return hits, nil
 }
 
-func validate(q queries.VectorQuery) error {
-	var errs []error
+// validate reports every problem of q at once, as domain.ValidationErrors
+// (so the HTTP layer answers 422) whose fields wrap ErrInvalidQuery.
+func validate(q queries.VectorQuery) domain.ValidationErrors {
+	var errs domain.ValidationErrors
+	add := func(field, msg string) {
+		errs = append(errs, domain.ValidationError{Field: field, Message: msg, Err: ErrInvalidQuery})
+	}
 	if q.TopK < 1 || q.TopK > maxTopK {
-		errs = append(errs, fmt.Errorf("top_k must be 1..%d, got %d", maxTopK, q.TopK))
+		add("top_k", fmt.Sprintf("must be between 1 and %d, got %d", maxTopK, q.TopK))
 	}
 	if err := domain.ValidateNamespace(q.Namespace); err != nil {
-		errs = append(errs, err)
+		add("namespace", err.Error())
 	}
 	if q.Type != "" && q.Type != domain.Episodic && q.Type != domain.Semantic {
-		errs = append(errs, fmt.Errorf("%w %q", domain.ErrInvalidMemoryType, q.Type))
-	}
-	if len(q.Vector) == 0 {
-		errs = append(errs, errors.New("empty query vector"))
+		add("type", fmt.Sprintf("%v %q", domain.ErrInvalidMemoryType, q.Type))
 	}
 	var norm float64
 	for i, f := range q.Vector {
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			errs = append(errs, fmt.Errorf("query vector value %d is not finite", i))
-			break
+			add("vector", fmt.Sprintf("value %d is not finite", i))
+			return errs
 		}
 		norm += float64(f) * float64(f)
 	}
-	if len(q.Vector) > 0 && norm == 0 {
-		errs = append(errs, errors.New("query vector is zero"))
+	if norm == 0 {
+		add("vector", "is empty or zero")
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidQuery, errors.Join(errs...))
-	}
-	return nil
+	return errs
 }
 
 // checkDim compares the query's dimension with the collection's, reading
@@ -282,7 +282,7 @@ func (ix *Index) checkDim(ctx context.Context, n int) error {
 	}
 	info, err := ix.client.GetCollectionInfo(ctx, ix.collection)
 	if err != nil {
-		return fmt.Errorf("qdrant index %s: read collection: %w", ix.collection, err)
+		return fmt.Errorf("qdrant index %s: read collection: %w", ix.collection, classify(err))
 	}
 	size := info.GetConfig().GetParams().GetVectorsConfig().GetParams().GetSize()
 	if size == 0 {

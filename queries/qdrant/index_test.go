@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/somafractalmemory/soma/domain"
+	"github.com/somafractalmemory/soma/internal/qdrantfake"
 	"github.com/somafractalmemory/soma/queries"
 )
 
@@ -245,8 +248,10 @@ func TestSearch(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) {
 					q := vq("filt", 1)
 					c.edit(&q)
-					if _, err := f.ix.Search(ctx, q); !errors.Is(err, ErrInvalidQuery) {
-						t.Fatalf("err = %v, want ErrInvalidQuery", err)
+					_, err := f.ix.Search(ctx, q)
+					var ve domain.ValidationErrors
+					if !errors.Is(err, ErrInvalidQuery) || !errors.As(err, &ve) {
+						t.Fatalf("err = %v, want domain.ValidationErrors of ErrInvalidQuery", err)
 					}
 				})
 			}
@@ -302,4 +307,22 @@ func TestSearchZeroRegionKeepsSmallestKeys(t *testing.T) {
 		}
 		f.ix.firstPage = 0
 	})
+}
+
+func TestUnreachableQdrantIsUnavailable(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	ix := New(qdrantfake.Connect(t, addr), "soma_memories", model)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ix.Search(ctx, vq("ns", 1)); !errors.Is(err, queries.ErrUnavailable) {
+		t.Fatalf("Search: err = %v, want ErrUnavailable", err)
+	}
+	if _, err := ix.Positions(ctx, source); !errors.Is(err, queries.ErrUnavailable) {
+		t.Fatalf("Positions: err = %v, want ErrUnavailable", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	projqdrant "github.com/somafractalmemory/soma/projections/qdrant"
+	"github.com/somafractalmemory/soma/queries"
 )
 
 // checkpointPage is the page size of the checkpoint scroll.
@@ -46,7 +47,7 @@ func (ix *Index) Positions(ctx context.Context, source string) (map[int32]int64,
 			return map[int32]int64{}, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("qdrant index %s: read positions of %s from %s: %w", ix.collection, source, checkpoints, err)
+			return nil, fmt.Errorf("qdrant index %s: read positions of %s from %s: %w", ix.collection, source, checkpoints, classify(err))
 		}
 		for _, pt := range page {
 			pl := pt.GetPayload()
@@ -69,7 +70,7 @@ func (ix *Index) Positions(ctx context.Context, source string) (map[int32]int64,
 func (ix *Index) generation(ctx context.Context) (string, error) {
 	aliases, err := ix.client.ListAliases(ctx)
 	if err != nil {
-		return "", fmt.Errorf("qdrant index %s: list aliases: %w", ix.collection, err)
+		return "", fmt.Errorf("qdrant index %s: list aliases: %w", ix.collection, classify(err))
 	}
 	for _, a := range aliases {
 		if a.GetAliasName() == ix.collection {
@@ -77,6 +78,20 @@ func (ix *Index) generation(ctx context.Context) (string, error) {
 		}
 	}
 	return ix.collection, nil
+}
+
+// classify marks the errors of a Qdrant that cannot be reached or did not
+// answer in time with queries.ErrUnavailable.
+func classify(err error) error {
+	if err == nil || errors.Is(err, queries.ErrUnavailable) {
+		return err
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &se) && (se.GRPCStatus().Code() == codes.Unavailable || se.GRPCStatus().Code() == codes.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", queries.ErrUnavailable, err)
+	}
+	return err
 }
 
 func isNotFound(err error) bool {
