@@ -58,8 +58,7 @@ type projector struct {
 	runners []*runner.Runner
 }
 
-// projector builds one runner per read model: the configured external
-// ones, plus extra (the embedded store when serving in one process).
+// projector builds one runner per configured read model, plus extra.
 func (rt *runtime) projector(ctx context.Context, extra []projections.Projection) (*projector, error) {
 	codec, err := rt.registryCodec(ctx)
 	if err != nil {
@@ -69,6 +68,12 @@ func (rt *runtime) projector(ctx context.Context, extra []projections.Projection
 	if err != nil {
 		return nil, err
 	}
+	return rt.projectorFor(ctx, codec, models, extra)
+}
+
+// projectorFor builds one runner per read model of models, plus extra
+// (the embedded store when serving in one process).
+func (rt *runtime) projectorFor(ctx context.Context, codec *schemas.Codec, models readModels, extra []projections.Projection) (*projector, error) {
 	targets := append(models.all(), extra...)
 	if len(targets) == 0 {
 		return nil, errors.New("no read model configured (POSTGRES_URL, QDRANT_URL/QDRANT_HOST, REDIS_URL/REDIS_HOST)")

@@ -21,11 +21,12 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newConfigCmd(),
-		notYet("serve", "Run write API, query API and projections in one process"),
+		newHealthcheckCmd(),
+		newServeCmd(),
 		newAPICmd(),
-		notYet("query", "Run the query API on :9596"),
+		newQueryCmd(),
 		newProjectorCmd(),
-		notYet("replay", "Rebuild a read model from the log"),
+		newReplayCmd(),
 		newSchemasCmd(),
 		newMigrateCmd(),
 	)

@@ -299,11 +299,43 @@ func (r *Runner) process(ctx context.Context, msgs []*sarama.ConsumerMessage) er
 			src = append(src[:pe.Index:pe.Index], src[pe.Index+1:]...)
 			continue
 		}
+		if errors.Is(err, projections.ErrPoison) && len(envs) > 1 {
+			// Poison without a position: apply one event at a time (a
+			// read model skips what it already applied) to find it.
+			for i := range envs {
+				if err := r.applyOne(ctx, envs[i], src[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if errors.Is(err, projections.ErrPoison) {
+			return r.deadLetter(ctx, src[0], err.Error())
+		}
 		if err := r.retry(ctx, fmt.Errorf("apply %d events: %w", len(envs), err)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// applyOne applies a single event, dead-lettering it if it is poison.
+func (r *Runner) applyOne(ctx context.Context, env projections.Envelope, m *sarama.ConsumerMessage) error {
+	for {
+		err := r.proj.Apply(ctx, []projections.Envelope{env})
+		if err == nil {
+			r.ok()
+			r.m.success.Inc()
+			r.m.applied.WithLabelValues(r.proj.Name(), strconv.Itoa(int(env.Partition))).Inc()
+			return nil
+		}
+		if errors.Is(err, projections.ErrPoison) {
+			return r.deadLetter(ctx, m, err.Error())
+		}
+		if err := r.retry(ctx, fmt.Errorf("apply event at %d: %w", env.Offset, err)); err != nil {
+			return err
+		}
+	}
 }
 
 // retry records a transient failure and waits the backoff.
