@@ -9,8 +9,8 @@ import (
 	"github.com/somafractalmemory/soma/queries"
 	pgq "github.com/somafractalmemory/soma/queries/postgres"
 	qdq "github.com/somafractalmemory/soma/queries/qdrant"
-	"github.com/somafractalmemory/soma/schemas"
 	rdq "github.com/somafractalmemory/soma/queries/redis"
+	"github.com/somafractalmemory/soma/schemas"
 )
 
 // queryApp builds the query use cases over the read models: the external
