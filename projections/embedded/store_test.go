@@ -393,7 +393,7 @@ func TestExportAndOutEdges(t *testing.T) {
 		want []string
 	)
 	for i := range 1200 { // more than two pages
-		co := c(float64(i % 37), float64(i))
+		co := c(float64(i%37), float64(i))
 		evs = append(evs, g.store(ns, co, fmt.Sprintf(`{"i":%d}`, i), nil))
 		want = append(want, co.Key())
 	}
