@@ -13,6 +13,7 @@ import (
 	"github.com/somafractalmemory/soma/commands"
 	"github.com/somafractalmemory/soma/commands/eventbus"
 	"github.com/somafractalmemory/soma/commands/httpapi"
+	"github.com/somafractalmemory/soma/commands/policies"
 	"github.com/somafractalmemory/soma/internal/httpx"
 	"github.com/somafractalmemory/soma/internal/kafkaconf"
 	"github.com/somafractalmemory/soma/projections"
@@ -115,7 +116,30 @@ func (rt *runtime) writeSide(ctx context.Context) (*writeSide, error) {
 		ws.checks["postgres"] = func(ctx context.Context) error { _, err := pg.Positions(ctx, rt.cfg.Kafka.Topic); return err }
 	}
 	ws.app = commands.NewApplication(commands.Deps{Sink: sink, Directory: dir, Embedder: emb})
+	if job := rt.policyJob(ctx, ws.app, ws.models); job != nil {
+		ws.jobs = append(ws.jobs, job)
+	}
 	return ws, nil
+}
+
+// policyJob runs eviction and decay when configured, reading candidates
+// from Postgres; nil when there is nothing to run.
+func (rt *runtime) policyJob(ctx context.Context, app *commands.Application, models readModels) func(context.Context) error {
+	p := rt.cfg.Policies
+	if (p.MaxMemorySize <= 0 && !p.DecayEnabled) || models.postgres == nil {
+		return nil
+	}
+	pool, err := rt.postgres(ctx)
+	if err != nil || pool == nil {
+		return nil
+	}
+	rules := make([]policies.Rule, len(p.DecayRules))
+	for i, r := range p.DecayRules {
+		rules[i] = policies.Rule{Age: r.Age, Keys: r.Keys}
+	}
+	runner := policies.New(policies.NewPostgres(pool, rt.cfg.Postgres.Schema), app,
+		policies.Config{MaxMemorySize: p.MaxMemorySize, DecayEnabled: p.DecayEnabled, Rules: rules, Interval: p.PolicyInterval}, rt.log)
+	return runner.Run
 }
 
 // commandServer mounts the command routes on a new API engine.
