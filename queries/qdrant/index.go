@@ -275,14 +275,19 @@ func validate(q queries.VectorQuery) domain.ValidationErrors {
 }
 
 // checkDim compares the query's dimension with the collection's, reading
-// the collection's when unknown or different (the alias may have moved).
+// the collection's (behind the alias, resolved here) when unknown or
+// different (the alias may have moved).
 func (ix *Index) checkDim(ctx context.Context, n int) error {
 	if ix.dim.Load() == uint64(n) {
 		return nil
 	}
-	info, err := ix.client.GetCollectionInfo(ctx, ix.collection)
+	generation, err := ix.generation(ctx)
 	if err != nil {
-		return fmt.Errorf("qdrant index %s: read collection: %w", ix.collection, classify(err))
+		return err
+	}
+	info, err := ix.client.GetCollectionInfo(ctx, generation)
+	if err != nil {
+		return fmt.Errorf("qdrant index %s: read collection %s: %w", ix.collection, generation, classify(err))
 	}
 	size := info.GetConfig().GetParams().GetVectorsConfig().GetParams().GetSize()
 	if size == 0 {
