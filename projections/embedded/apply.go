@@ -246,20 +246,19 @@ func (s *Store) write(ctx context.Context, items []item, appended bool) error {
 		vecs:   map[recKey]*vecState{},
 		counts: map[string]*countDelta{},
 	}
-	seen := map[string]bool{}
+	known, err := b.knownEvents(live)
+	if err != nil {
+		return err
+	}
+	if err := b.loadRecords(live); err != nil {
+		return err
+	}
 	nextSeq := s.nextSeq
 	for i, it := range live {
-		if seen[it.id] {
-			continue // twice in this batch: a duplicate
+		if known[it.id] {
+			continue // applied before at another position, or twice in this batch
 		}
-		seen[it.id] = true
-		var one int
-		switch err := b.st.knownEvent.QueryRowContext(ctx, it.id).Scan(&one); {
-		case err == nil:
-			continue // applied before at another position: a duplicate
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
+		known[it.id] = true
 		seq := nextSeq
 		if (appended || it.src == consistency.EventLogSource) && it.off >= nextSeq {
 			seq = it.off // a log position is its own seq when it can be
@@ -307,6 +306,14 @@ func (s *Store) write(ctx context.Context, items []item, appended bool) error {
 		}
 	}
 	committed = true
+	var written int64
+	for _, body := range bodies {
+		written += int64(len(body)) + 256 // the row and its index entries, roughly
+	}
+	for _, u := range upserts {
+		written += int64(4 * len(u.Vector))
+	}
+	s.wrote(written)
 
 	// Visible to readers: first the index, then the positions.
 	s.nextSeq = max(s.nextSeq, nextSeq)
@@ -394,6 +401,68 @@ func (b *batchTx) count(ns string) *countDelta {
 		b.counts[ns] = d
 	}
 	return d
+}
+
+// knownEvents returns the event ids of items already in event_log.
+func (b *batchTx) knownEvents(items []item) (map[string]bool, error) {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	known := map[string]bool{}
+	rows, err := b.tx.QueryContext(b.ctx, `SELECT event_id FROM event_log WHERE event_id IN (SELECT value FROM json_each(?))`, jsonKeys(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		known[id] = true
+	}
+	return known, rows.Err()
+}
+
+// loadRecords reads, in one query per namespace, the records the items
+// touch, so that rec rarely has to.
+func (b *batchTx) loadRecords(items []item) error {
+	byNS := map[string][]string{}
+	for _, it := range items {
+		if _, ok := it.ev.(domain.MemoryUnlinked); ok {
+			continue
+		}
+		k := recKey{it.ns, it.key}
+		if _, ok := b.recs[k]; ok {
+			continue
+		}
+		b.recs[k] = &recState{} // absent unless the query finds it
+		byNS[it.ns] = append(byNS[it.ns], it.key)
+	}
+	for ns, keys := range byNS {
+		rows, err := b.tx.QueryContext(b.ctx, `SELECT coord_key, memory_type, version, payload FROM records
+WHERE namespace = ? AND coord_key IN (SELECT value FROM json_each(?))`, ns, jsonKeys(keys))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				key, typ string
+				r        = &recState{exists: true}
+			)
+			if err := rows.Scan(&key, &typ, &r.version, &r.payload); err != nil {
+				rows.Close()
+				return err
+			}
+			r.typ = domain.MemoryType(typ)
+			b.recs[recKey{ns, key}] = r
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rec returns the record at k as the batch has left it so far.
@@ -581,7 +650,6 @@ func (b *batchTx) flushVectors(model string, dim int) ([]vectorindex.ID, []vecto
 func (st statements) in(ctx context.Context, tx *sql.Tx) statements {
 	return statements{
 		insertEvent:      tx.StmtContext(ctx, st.insertEvent),
-		knownEvent:       tx.StmtContext(ctx, st.knownEvent),
 		getRecord:        tx.StmtContext(ctx, st.getRecord),
 		putRecord:        tx.StmtContext(ctx, st.putRecord),
 		deleteRecord:     tx.StmtContext(ctx, st.deleteRecord),

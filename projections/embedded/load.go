@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/somafractalmemory/soma/internal/vectorindex"
 )
@@ -16,7 +19,7 @@ const loadBatch = 1024
 // loadIndex decides the index's model and dimension (the configured
 // model, else the one recorded in meta) and loads every vector of that
 // model and dimension. Vectors are read as little-endian float32 BLOBs
-// straight into preallocated per-namespace slabs.
+// into preallocated per-namespace slabs, by one goroutine per core.
 func (s *Store) loadIndex(ctx context.Context) error {
 	meta := map[string]string{}
 	rows, err := s.wdb.QueryContext(ctx, `SELECT key, value FROM meta`)
@@ -66,8 +69,10 @@ func (s *Store) loadIndex(ctx context.Context) error {
 		return err
 	}
 
-	// Preallocate each namespace's slab.
-	crow, err := s.wdb.QueryContext(ctx, `SELECT namespace, count(*) FROM vectors WHERE model = ? AND length(embedding) = ? GROUP BY namespace`, model, 4*dim)
+	// Preallocate each namespace's slab, from the memory counts (an upper
+	// bound of the vectors of one model; reading the vectors table to
+	// count them would cost as much as loading them).
+	crow, err := s.wdb.QueryContext(ctx, `SELECT namespace, total FROM namespace_counts WHERE total > 0`)
 	if err != nil {
 		return err
 	}
@@ -86,10 +91,35 @@ func (s *Store) loadIndex(ctx context.Context) error {
 		return err
 	}
 
-	// A full scan (the unary + keeps SQLite off the model index), in
-	// batches of reused buffers.
-	rows, err = s.wdb.QueryContext(ctx, `SELECT namespace, coord_key, memory_type, importance_norm, fields, embedding
-FROM vectors WHERE +model = ? AND length(embedding) = ?`, model, 4*dim)
+	// Full scans of rowid ranges, one per core, each on its own read
+	// connection (the unary + keeps SQLite off any index on model).
+	var lo, hi sql.NullInt64
+	if err := s.wdb.QueryRowContext(ctx, `SELECT min(rowid), max(rowid) FROM vectors`).Scan(&lo, &hi); err != nil {
+		return err
+	}
+	if !lo.Valid {
+		s.idx = idx
+		return nil
+	}
+	parts := int64(max(1, min(runtime.GOMAXPROCS(0), s.cfg.ReadConns)))
+	span := (hi.Int64 - lo.Int64 + parts) / parts
+	g, gctx := errgroup.WithContext(ctx)
+	for p := range parts {
+		from := lo.Int64 + p*span
+		to := min(from+span-1, hi.Int64)
+		g.Go(func() error { return s.loadRange(gctx, idx, model, dim, from, to) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.idx = idx
+	return nil
+}
+
+// loadRange loads the vectors of rowids [from, to] into idx.
+func (s *Store) loadRange(ctx context.Context, idx *vectorindex.Flat, model string, dim int, from, to int64) error {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT namespace, coord_key, memory_type, importance_norm, fields, embedding
+FROM vectors WHERE rowid BETWEEN ? AND ? AND +model = ? AND length(embedding) = ?`, from, to, model, 4*dim)
 	if err != nil {
 		return err
 	}
@@ -136,9 +166,5 @@ FROM vectors WHERE +model = ? AND length(embedding) = ?`, model, 4*dim)
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if err := idx.Upsert(batch...); err != nil {
-		return err
-	}
-	s.idx = idx
-	return nil
+	return idx.Upsert(batch...)
 }

@@ -73,7 +73,6 @@ CREATE TABLE vectors (
     embedding       BLOB    NOT NULL,
     PRIMARY KEY (namespace, coord_key)
 );
-CREATE INDEX vectors_model_idx ON vectors (model);
 
 -- Directed edges, one per ordered pair. seq (the rowid) is the insertion
 -- order: a re-link updates the row in place and keeps it.

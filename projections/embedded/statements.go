@@ -12,7 +12,6 @@ import (
 // tx.StmtContext, which reuses the connection's prepared form.
 type statements struct {
 	insertEvent      *sql.Stmt
-	knownEvent       *sql.Stmt
 	getRecord        *sql.Stmt
 	putRecord        *sql.Stmt
 	deleteRecord     *sql.Stmt
@@ -48,7 +47,6 @@ func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 	}
 	p(&st.insertEvent, `INSERT INTO event_log (seq, source, partition, "offset", event_id, event_type, namespace, coord_key, occurred_at, body)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	p(&st.knownEvent, `SELECT 1 FROM event_log WHERE event_id = ?`)
 	p(&st.getRecord, `SELECT memory_type, version, payload FROM records WHERE namespace = ? AND coord_key = ?`)
 	p(&st.putRecord, `INSERT OR REPLACE INTO records (namespace, coord_key, coordinate, c0, memory_type, payload, importance,
     importance_norm, embedding_model, created_at, updated_at, version, last_event_id)

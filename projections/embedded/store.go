@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -52,6 +53,7 @@ type Store struct {
 	cfg  Config
 	wdb  *sql.DB // one connection: the only writer
 	rdb  *sql.DB // read-only connections
+	cdb  *sql.DB // one connection: WAL checkpoints
 	lock *os.File
 	st   statements
 
@@ -74,7 +76,23 @@ type Store struct {
 	pos map[string]map[int32]int64
 
 	loadTime time.Duration
+
+	// The checkpointer copies the WAL into the database file off the
+	// write path (the writer's automatic checkpoints are off).
+	ckKick   chan struct{}
+	ckDirty  atomic.Bool
+	walBytes int64 // written since the last kick (guarded by wmu)
+	ckStop   context.CancelFunc
+	ckDone   chan struct{}
 }
+
+// checkpointBytes is roughly how much the WAL grows between two
+// checkpoints under load; an idle store is checkpointed after
+// checkpointEvery.
+const (
+	checkpointBytes = 8 << 20
+	checkpointEvery = time.Second
+)
 
 var _ projections.Projection = (*Store)(nil)
 
@@ -104,27 +122,36 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) dsn(readOnly bool) string {
+// Connection kinds.
+const (
+	connWriter = iota
+	connReader
+	connCheckpointer
+)
+
+func (s *Store) dsn(kind int) string {
 	path := filepath.Join(s.cfg.Dir, DBFile)
 	q := []string{
 		"_pragma=busy_timeout(" + strconv.FormatInt(s.cfg.BusyTimeout.Milliseconds(), 10) + ")",
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(" + s.cfg.Synchronous + ")",
-		// Keep the WAL short: checkpoint every ~4 MB of log.
-		"_pragma=wal_autocheckpoint(1000)",
 		"_pragma=cache_size(-16000)",
+		// After a checkpoint reset, the WAL file is cut back to 64 MB.
+		"_pragma=journal_size_limit(67108864)",
 	}
-	if readOnly {
-		q = append(q, "_query_only=1")
-	} else {
-		q = append(q, "_txlock=immediate")
+	switch kind {
+	case connWriter:
+		// Checkpoints run on their own connection (checkpointer).
+		q = append(q, "_pragma=wal_autocheckpoint(0)", "_txlock=immediate")
+	case connReader:
+		q = append(q, "_query_only=1", "_pragma=mmap_size(1099511627776)")
 	}
 	return path + "?" + strings.Join(q, "&")
 }
 
 func (s *Store) open(ctx context.Context) error {
 	var err error
-	if s.wdb, err = sql.Open("sqlite", s.dsn(false)); err != nil {
+	if s.wdb, err = sql.Open("sqlite", s.dsn(connWriter)); err != nil {
 		return err
 	}
 	s.wdb.SetMaxOpenConns(1)
@@ -134,11 +161,16 @@ func (s *Store) open(ctx context.Context) error {
 	if err := migrate(ctx, s.wdb); err != nil {
 		return err
 	}
-	if s.rdb, err = sql.Open("sqlite", s.dsn(true)); err != nil {
+	if s.rdb, err = sql.Open("sqlite", s.dsn(connReader)); err != nil {
 		return err
 	}
 	s.rdb.SetMaxOpenConns(s.cfg.ReadConns)
 	s.rdb.SetMaxIdleConns(s.cfg.ReadConns)
+	if s.cdb, err = sql.Open("sqlite", s.dsn(connCheckpointer)); err != nil {
+		return err
+	}
+	s.cdb.SetMaxOpenConns(1)
+	s.cdb.SetMaxIdleConns(1)
 	if s.st, err = prepare(ctx, s.wdb); err != nil {
 		return err
 	}
@@ -155,7 +187,47 @@ func (s *Store) open(ctx context.Context) error {
 		return fmt.Errorf("load vector index: %w", err)
 	}
 	s.loadTime = time.Since(start)
+	ckCtx, stop := context.WithCancel(context.Background())
+	s.ckKick, s.ckStop, s.ckDone = make(chan struct{}, 1), stop, make(chan struct{})
+	go s.checkpointer(ckCtx)
 	return nil
+}
+
+// checkpointer runs a passive WAL checkpoint (it never blocks writers or
+// readers) when kicked by a writer, or every checkpointEvery after
+// writes, until ctx ends.
+func (s *Store) checkpointer(ctx context.Context) {
+	defer close(s.ckDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ckKick:
+		case <-t.C:
+			if !s.ckDirty.Load() {
+				continue
+			}
+		}
+		s.ckDirty.Store(false)
+		// A failure (busy) is retried at the next kick or tick.
+		_, _ = s.cdb.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+	}
+}
+
+// wrote tells the checkpointer that about n bytes were committed. The
+// caller holds wmu.
+func (s *Store) wrote(n int64) {
+	s.ckDirty.Store(true)
+	s.walBytes += n
+	if s.walBytes >= checkpointBytes {
+		s.walBytes = 0
+		select {
+		case s.ckKick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // readPositions reads every checkpoint.
@@ -192,6 +264,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.ckStop != nil {
+		s.ckStop()
+		<-s.ckDone
+	}
 	err := s.closeDBs()
 	unlockDir(s.lock)
 	return err
@@ -204,6 +280,9 @@ func (s *Store) closeDBs() error {
 	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
+	}
+	if s.cdb != nil {
+		errs = append(errs, s.cdb.Close())
 	}
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())
