@@ -11,30 +11,42 @@ import (
 	"strconv"
 )
 
-// Kind is the JSON kind of a scalar value.
+// Kind is the JSON kind of a value.
 type Kind uint8
 
-// Kinds of scalar values. Their numbers are stored (MarshalFields):
+// Kinds of values. Their numbers are stored (MarshalFields):
 // renumbering breaks stored fields.
 const (
 	KindNull   Kind = 1
 	KindBool   Kind = 2
 	KindNumber Kind = 3
 	KindString Kind = 4
+	// KindJSON is an array or object, held in canonical JSON form.
+	KindJSON Kind = 5
 )
 
-// Value is a scalar JSON value: null, a boolean, a number (as float64) or
-// a string.
+// MaxCompositeBytes bounds the canonical JSON of an array or object kept
+// as a field: larger ones are not kept (so a filter on them matches
+// nothing), which bounds the memory a row's fields take.
+const MaxCompositeBytes = 1024
+
+// Value is a JSON value as filters compare it: null, a boolean, a number
+// (as float64), a string, or an array or object in canonical JSON form
+// (numbers as the shortest float64 text, object keys sorted), so that
+// composites compare element by element with numbers compared
+// numerically.
 type Value struct {
 	Kind Kind
 	// Num is the number, or 1/0 for true/false.
 	Num float64
+	// Str is the string, or the canonical JSON of a composite.
 	Str string
 }
 
-// Equal reports whether v and o are the same scalar: same kind, and for
+// Equal reports whether v and o are the same value: same kind, and for
 // numbers the same numeric value (1 equals 1.0), for strings and booleans
-// the same value.
+// the same value, for arrays and objects the same elements in that sense
+// (array order matters, object key order does not).
 func (v Value) Equal(o Value) bool {
 	if v.Kind != o.Kind {
 		return false
@@ -42,17 +54,30 @@ func (v Value) Equal(o Value) bool {
 	switch v.Kind {
 	case KindNumber, KindBool:
 		return v.Num == o.Num
-	case KindString:
+	case KindString, KindJSON:
 		return v.Str == o.Str
 	}
 	return true
 }
 
-// ScalarOf returns the scalar value of a decoded JSON value or a Go
-// scalar: nil, bool, string, json.Number, float32/64 and the integer
-// types. ok is false for anything else (objects, arrays, NaN).
-func ScalarOf(x any) (v Value, ok bool) {
+// ValueOf returns the value of a decoded JSON value (as encoding/json
+// decodes into any, with or without UseNumber) or a Go scalar: nil, bool,
+// string, json.Number, float32/64, the integer types, []any and
+// map[string]any. ok is false for anything else, for NaN and infinite
+// numbers, and for composites whose canonical form is longer than
+// MaxCompositeBytes.
+func ValueOf(x any) (v Value, ok bool) {
 	switch x := x.(type) {
+	case []any, map[string]any:
+		c, ok := canonical(x)
+		if !ok {
+			return Value{}, false
+		}
+		b, err := json.Marshal(c)
+		if err != nil || len(b) > MaxCompositeBytes {
+			return Value{}, false
+		}
+		return Value{Kind: KindJSON, Str: string(b)}, true
 	case nil:
 		return Value{Kind: KindNull}, true
 	case bool:
@@ -97,13 +122,47 @@ func ScalarOf(x any) (v Value, ok bool) {
 }
 
 func number(f float64) (Value, bool) {
-	if math.IsNaN(f) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return Value{}, false
 	}
 	return Value{Kind: KindNumber, Num: f}, true
 }
 
-// Field is a named scalar.
+// canonical rewrites a composite for comparison: every number becomes its
+// float64 value. ok is false when it holds something ValueOf refuses.
+func canonical(x any) (any, bool) {
+	switch x := x.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			c, ok := canonical(e)
+			if !ok {
+				return nil, false
+			}
+			out[i] = c
+		}
+		return out, true
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			c, ok := canonical(e)
+			if !ok {
+				return nil, false
+			}
+			out[k] = c
+		}
+		return out, true
+	case nil, bool, string:
+		return x, true
+	}
+	v, ok := ValueOf(x)
+	if !ok || v.Kind != KindNumber {
+		return nil, false
+	}
+	return v.Num, true
+}
+
+// Field is a named value.
 type Field struct {
 	Name  string
 	Value Value
@@ -112,12 +171,12 @@ type Field struct {
 // Fields are sorted by Name, names unique.
 type Fields []Field
 
-// ScalarFields keeps the top-level scalar fields of a decoded payload,
-// sorted by name. Objects and arrays are dropped.
-func ScalarFields(payload map[string]any) Fields {
+// PayloadFields returns the top-level fields of a decoded payload that
+// filters can match (see ValueOf), sorted by name.
+func PayloadFields(payload map[string]any) Fields {
 	var out Fields
 	for k, x := range payload {
-		if v, ok := ScalarOf(x); ok {
+		if v, ok := ValueOf(x); ok {
 			out = append(out, Field{Name: k, Value: v})
 		}
 	}
@@ -162,14 +221,14 @@ func (fs Fields) matches(filters Fields) bool {
 }
 
 // compileFilters turns query filters into sorted fields; ok is false when
-// a filter value is not a scalar (no row can match it).
+// a filter value cannot be held by a row (no row can match it).
 func compileFilters(m map[string]any) (Fields, bool) {
 	if len(m) == 0 {
 		return nil, true
 	}
 	out := make(Fields, 0, len(m))
 	for k, x := range m {
-		v, ok := ScalarOf(x)
+		v, ok := ValueOf(x)
 		if !ok {
 			return nil, false
 		}
@@ -184,7 +243,7 @@ const fieldsVersion = 1
 
 // MarshalFields encodes fields compactly, for storage beside a vector:
 // a version byte, the count, then per field its name, kind and value
-// (numbers as float64 bits, strings length-prefixed).
+// (numbers as float64 bits, strings and composites length-prefixed).
 func MarshalFields(fs Fields) []byte {
 	b := make([]byte, 0, 2+len(fs)*16)
 	b = append(b, fieldsVersion)
@@ -198,7 +257,7 @@ func MarshalFields(fs Fields) []byte {
 			b = append(b, byte(f.Value.Num))
 		case KindNumber:
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.Value.Num))
-		case KindString:
+		case KindString, KindJSON:
 			b = binary.AppendUvarint(b, uint64(len(f.Value.Str)))
 			b = append(b, f.Value.Str...)
 		}
@@ -256,7 +315,7 @@ func UnmarshalFields(b []byte) (Fields, error) {
 			}
 			v.Num = math.Float64frombits(binary.LittleEndian.Uint64(b))
 			b = b[8:]
-		case KindString:
+		case KindString, KindJSON:
 			if v.Str, ok = str(); !ok {
 				return nil, errFieldsCorrupt
 			}

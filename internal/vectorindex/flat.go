@@ -21,7 +21,7 @@ const ctxCheckRows = 16384
 //
 // Storage is one segment per namespace, each a contiguous []float32 slab
 // (row i at [i*dim, (i+1)*dim)) beside compact per-row metadata (inverse
-// norm, importance, type code, key, scalar payload fields) and a key→row
+// norm, importance, type code, key, filterable payload fields) and a key→row
 // map. A delete moves the segment's last row into the hole, so slabs stay
 // dense and no stale vector survives a delete or a re-store.
 //

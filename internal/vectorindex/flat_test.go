@@ -90,7 +90,7 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 			"color": colors[rng.IntN(3)],
 			"n":     json.Number(fmt.Sprint(rng.IntN(4))), // numbers as decoded events carry them
 			"flag":  rng.IntN(2) == 0,
-			"obj":   map[string]any{"color": "red"}, // not a scalar: never filterable
+			"obj":   map[string]any{"color": colors[rng.IntN(3)]},
 		}
 		if rng.IntN(5) == 0 {
 			payload["maybe"] = nil
@@ -99,7 +99,7 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 			ID:             ID{Namespace: ns, Key: fmt.Sprintf("%d,%d", rng.IntN(1000), i)},
 			Type:           []string{"episodic", "semantic"}[rng.IntN(2)],
 			ImportanceNorm: float64(rng.IntN(11)) / 10, // many equal importances, zeros included
-			Fields:         ScalarFields(payload),
+			Fields:         PayloadFields(payload),
 			Vector:         randVec(rng, dim),
 		}
 		all[e.ID] = e
@@ -151,7 +151,8 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 		{"null_filter", "", map[string]any{"maybe": nil}, 20},
 		{"rare_filter_small_result", "semantic", map[string]any{"color": "green", "n": json.Number("1"), "flag": false, "maybe": nil}, 100},
 		{"no_match", "", map[string]any{"color": "purple"}, 10},
-		{"object_filter_matches_nothing", "", map[string]any{"obj": map[string]any{"color": "red"}}, 10},
+		{"object_filter", "", map[string]any{"obj": map[string]any{"color": "red"}}, 10},
+		{"unfilterable_value_matches_nothing", "", map[string]any{"color": []string{"red"}}, 10},
 		{"unknown_type", "procedural", nil, 10},
 		{"k_larger_than_namespace", "", map[string]any{"color": "red", "flag": false, "n": 0}, 100000},
 	}
@@ -178,7 +179,7 @@ func TestFilterValues(t *testing.T) {
 	ctx := context.Background()
 	f := newFlat(t, 2)
 	payload := map[string]any{}
-	if err := json.Unmarshal([]byte(`{"one":1,"onef":1.0,"big":1e3,"s":"1","t":true,"f":false,"z":null,"arr":[1]}`), &payload); err != nil {
+	if err := json.Unmarshal([]byte(`{"one":1,"onef":1.0,"big":1e3,"s":"1","t":true,"f":false,"z":null,"arr":[1,"x",{"b":2,"a":[true]}],"obj":{"k":1,"j":null}}`), &payload); err != nil {
 		t.Fatal(err)
 	}
 	dec := json.NewDecoder(strings.NewReader(`{"one":1,"s":"x"}`))
@@ -188,8 +189,8 @@ func TestFilterValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	must(t, f.Upsert(
-		Entry{ID: ID{"ns", "p"}, ImportanceNorm: 1, Fields: ScalarFields(payload), Vector: []float32{1, 0}},
-		Entry{ID: ID{"ns", "n"}, ImportanceNorm: 1, Fields: ScalarFields(numPayload), Vector: []float32{1, 0}},
+		Entry{ID: ID{"ns", "p"}, ImportanceNorm: 1, Fields: PayloadFields(payload), Vector: []float32{1, 0}},
+		Entry{ID: ID{"ns", "n"}, ImportanceNorm: 1, Fields: PayloadFields(numPayload), Vector: []float32{1, 0}},
 	))
 	for _, tc := range []struct {
 		name    string
@@ -208,7 +209,12 @@ func TestFilterValues(t *testing.T) {
 		{"bool_false", map[string]any{"f": false}, []string{"p"}},
 		{"explicit_null", map[string]any{"z": nil}, []string{"p"}},
 		{"missing_is_not_null", map[string]any{"missing": nil}, nil},
-		{"array_never_matches", map[string]any{"arr": []any{1.0}}, nil},
+		{"array_element_by_element", map[string]any{"arr": []any{1.0, "x", map[string]any{"a": []any{true}, "b": json.Number("2.0")}}}, []string{"p"}},
+		{"array_order_matters", map[string]any{"arr": []any{"x", 1, map[string]any{"a": []any{true}, "b": 2}}}, nil},
+		{"array_is_not_its_element", map[string]any{"arr": 1}, nil},
+		{"object_key_order_free", map[string]any{"obj": map[string]any{"j": nil, "k": 1.0}}, []string{"p"}},
+		{"object_must_be_whole", map[string]any{"obj": map[string]any{"k": 1}}, nil},
+		{"go_slice_matches_nothing", map[string]any{"arr": []int{1}}, nil},
 		{"all_must_hold", map[string]any{"one": 1, "s": "x"}, []string{"n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -406,11 +412,22 @@ func TestSearchHonoursCancellation(t *testing.T) {
 }
 
 func TestFieldsRoundTrip(t *testing.T) {
-	fs := ScalarFields(map[string]any{"a": "x", "b": 1.5, "c": true, "d": false, "e": nil, "f": json.Number("-2e3"), "g": []any{}, "": "empty"})
+	huge := make([]any, MaxCompositeBytes)
+	for i := range huge {
+		huge[i] = 1
+	}
+	fs := PayloadFields(map[string]any{"a": "x", "b": 1.5, "c": true, "d": false, "e": nil, "f": json.Number("-2e3"),
+		"g": []any{}, "": "empty", "h": map[string]any{"z": 1, "y": json.Number("1e0")}, "huge": huge, "inf": json.Number("1e400")})
 	b := MarshalFields(fs)
 	got, err := UnmarshalFields(b)
 	must(t, err)
-	if !reflect.DeepEqual(got, fs) || len(got) != 7 {
+	if v, _ := got.Get("h"); v.Kind != KindJSON || v.Str != `{"y":1,"z":1}` {
+		t.Fatalf("canonical object = %+v", v)
+	}
+	if _, ok := got.Get("huge"); ok {
+		t.Fatal("a composite over MaxCompositeBytes was kept")
+	}
+	if !reflect.DeepEqual(got, fs) || len(got) != 9 {
 		t.Fatalf("round trip = %+v, want %+v", got, fs)
 	}
 	if got, err := UnmarshalFields(MarshalFields(nil)); err != nil || got != nil {
@@ -425,7 +442,7 @@ func TestFieldsRoundTrip(t *testing.T) {
 	if v, ok := with.Get("b"); !ok || v.Num != 7 {
 		t.Fatalf("With replaced b = %+v", v)
 	}
-	if _, ok := with.Get("bb"); !ok || len(with) != 8 || !slices.IsSortedFunc(with, func(a, b Field) int { return cmp.Compare(a.Name, b.Name) }) {
+	if _, ok := with.Get("bb"); !ok || len(with) != 10 || !slices.IsSortedFunc(with, func(a, b Field) int { return cmp.Compare(a.Name, b.Name) }) {
 		t.Fatalf("With added bb: %+v", with)
 	}
 	if v, _ := fs.Get("b"); v.Num != 1.5 {

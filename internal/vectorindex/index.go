@@ -45,8 +45,8 @@ type Entry struct {
 	Type string
 	// ImportanceNorm in [0,1] multiplies the cosine in the score.
 	ImportanceNorm float64
-	// Fields are the top-level scalar fields of the payload (see
-	// ScalarFields), the only ones filters can match.
+	// Fields are the top-level fields of the payload filters can match
+	// (see PayloadFields).
 	Fields Fields
 	// Vector is of the index's dimension, finite. It need not be unit
 	// length: the index keeps its norm. The index copies it.
@@ -64,8 +64,8 @@ type Query struct {
 	// Type, when not empty, keeps rows of that type only.
 	Type string
 	// Filters: every field must be present in the row's Fields with an
-	// equal value (see Value.Equal). A filter value that is not a scalar
-	// (object, array) matches no row, since rows keep scalars only.
+	// equal value (see Value.Equal). A filter value ValueOf refuses
+	// matches no row.
 	Filters map[string]any
 }
 

@@ -61,7 +61,7 @@ CREATE TABLE records (
 CREATE INDEX records_range_idx ON records (namespace, c0);
 
 -- The embedding of every memory that has one, of any model, with what the
--- vector index keeps beside it (type, importance, scalar payload fields),
+-- vector index keeps beside it (type, importance, filterable payload fields),
 -- so that the index loads without reading records.
 CREATE TABLE vectors (
     namespace       TEXT    NOT NULL,

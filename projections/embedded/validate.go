@@ -25,7 +25,7 @@ type item struct {
 	src  string
 	part int32
 	off  int64
-	// Of MemoryStored events: the payload's top-level scalar fields.
+	// Of MemoryStored events: the payload's filterable top-level fields.
 	fields vectorindex.Fields
 }
 
@@ -123,7 +123,7 @@ func checkMeta(m domain.EventMeta) string {
 }
 
 // payloadFields checks that p is one JSON object and returns its
-// top-level scalar fields.
+// filterable top-level fields.
 func payloadFields(p json.RawMessage) (vectorindex.Fields, string) {
 	dec := json.NewDecoder(bytes.NewReader(p))
 	dec.UseNumber()
@@ -134,7 +134,7 @@ func payloadFields(p json.RawMessage) (vectorindex.Fields, string) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, "payload has trailing data after the object"
 	}
-	return vectorindex.ScalarFields(obj), ""
+	return vectorindex.PayloadFields(obj), ""
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
