@@ -63,6 +63,12 @@ type edgeRow struct {
 	createdAt    time.Time
 }
 
+// wipe is a deleted memory and the latest time it was deleted.
+type wipe struct {
+	recKey
+	at time.Time
+}
+
 type countDelta struct{ total, episodic, semantic int64 }
 
 func (d *countDelta) add(t domain.MemoryType, n int64) {
@@ -77,12 +83,16 @@ func (d *countDelta) add(t domain.MemoryType, n int64) {
 // plan is the net effect of a batch. Statements must run in this order:
 // record deletes, edge wipes, edge deletes, then upserts and updates.
 type plan struct {
+	// tombstones are the latest delete time of every memory deleted by the
+	// batch (kept with GREATEST).
+	tombstones        []wipe
 	recordDeletes     []recKey
 	recordUpserts     []recordRow
 	importanceUpdates []importanceUpdate
-	// wipes are memories whose incoming and outgoing edges, as stored
-	// before the batch, are removed.
-	wipes []recKey
+	// wipes are memories whose outgoing edges, and incoming edges created
+	// at or before the wipe's time, as stored before the batch, are
+	// removed.
+	wipes []wipe
 	// edgeDeletes are edges removed at some point of the batch (they may
 	// be re-created by edgeUpserts, with a new insertion order).
 	edgeDeletes []edgeKey
@@ -113,6 +123,9 @@ type edgeState struct {
 
 type folder struct {
 	stored map[recKey]storedRecord
+	// tombs are the latest delete times: stored before the batch, then
+	// updated by the batch's deletes.
+	tombs  map[recKey]time.Time
 	recs   map[recKey]*recState
 	edges  map[edgeKey]*edgeState
 	byNode map[recKey][]edgeKey
@@ -120,9 +133,13 @@ type folder struct {
 	counts map[string]*countDelta
 }
 
-func newFolder(stored map[recKey]storedRecord) *folder {
+func newFolder(stored map[recKey]storedRecord, tombs map[recKey]time.Time) *folder {
+	if tombs == nil {
+		tombs = map[recKey]time.Time{}
+	}
 	return &folder{
 		stored: stored,
+		tombs:  tombs,
 		recs:   map[recKey]*recState{},
 		edges:  map[edgeKey]*edgeState{},
 		byNode: map[recKey][]edgeKey{},
@@ -131,9 +148,10 @@ func newFolder(stored map[recKey]storedRecord) *folder {
 	}
 }
 
-// fold folds items (validated, in log order) into a plan.
-func fold(items []item, stored map[recKey]storedRecord) plan {
-	f := newFolder(stored)
+// fold folds items (validated, in log order) into a plan. tombs are the
+// stored delete times of the memories the batch links to (or deletes).
+func fold(items []item, stored map[recKey]storedRecord, tombs map[recKey]time.Time) plan {
+	f := newFolder(stored, tombs)
 	for _, it := range items {
 		f.apply(it)
 	}
@@ -198,10 +216,19 @@ func (f *folder) apply(it item) {
 		}
 		// Edges touching the memory go even when no record exists:
 		// incoming edges may point at coordinates that never held one.
+		// Outgoing edges share the memory's partition, so log order
+		// decides; incoming edges come from other partitions, so only
+		// those created at or before the delete go (see tombstones).
+		td := meta.OccurredAt
+		if prev, ok := f.tombs[k]; !ok || td.After(prev) {
+			f.tombs[k] = td
+		}
 		f.wiped[k] = true
 		for _, ek := range f.byNode[k] {
 			es := f.edges[ek]
-			es.exists, es.removed = false, true
+			if ek.from == k.key || !es.row.createdAt.After(td) {
+				es.exists, es.removed = false, true
+			}
 		}
 	case domain.MemoryImportanceSet:
 		s := f.rec(k)
@@ -227,6 +254,10 @@ func (f *folder) apply(it item) {
 			return
 		}
 		to := recKey{k.ns, e.To.Key()}
+		if td, ok := f.tombs[to]; ok && !meta.OccurredAt.After(td) && to != k {
+			// The target was deleted at or after the link's time.
+			return
+		}
 		ek := edgeKey{k.ns, k.key, to.key}
 		row := edgeRow{ns: k.ns, from: k.key, to: to.key, linkType: e.LinkType, weight: e.Weight, createdAt: meta.OccurredAt}
 		es, known := f.edges[ek]
@@ -280,7 +311,8 @@ func (f *folder) plan() plan {
 		}
 	}
 	for k := range f.wiped {
-		p.wipes = append(p.wipes, k)
+		p.wipes = append(p.wipes, wipe{k, f.tombs[k]})
+		p.tombstones = append(p.tombstones, wipe{k, f.tombs[k]})
 	}
 	type born struct {
 		at  int
@@ -309,7 +341,8 @@ func (f *folder) plan() plan {
 	}
 	// Deterministic statement order keeps row locks in a stable order.
 	slices.SortFunc(p.recordDeletes, cmpRecKey)
-	slices.SortFunc(p.wipes, cmpRecKey)
+	slices.SortFunc(p.wipes, func(a, b wipe) int { return cmpRecKey(a.recKey, b.recKey) })
+	slices.SortFunc(p.tombstones, func(a, b wipe) int { return cmpRecKey(a.recKey, b.recKey) })
 	slices.SortFunc(p.recordUpserts, func(a, b recordRow) int { return cmpRecKey(recKey{a.ns, a.key}, recKey{b.ns, b.key}) })
 	slices.SortFunc(p.importanceUpdates, func(a, b importanceUpdate) int {
 		return cmpRecKey(recKey{a.ns, a.key}, recKey{b.ns, b.key})

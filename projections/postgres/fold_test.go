@@ -38,7 +38,7 @@ func TestFold(t *testing.T) {
 
 	t.Run("store_then_importance_is_one_upsert", func(t *testing.T) {
 		imp := domain.MemoryImportanceSet{EventMeta: fmeta(2), Coordinate: a, Importance: 4, ImportanceNorm: 0.9}
-		p := fold(foldItems(store(1, a, domain.Episodic), imp), nil)
+		p := fold(foldItems(store(1, a, domain.Episodic), imp), nil, nil)
 		if len(p.recordUpserts) != 1 || len(p.importanceUpdates) != 0 {
 			t.Fatalf("plan = %+v, want one upsert", p)
 		}
@@ -52,7 +52,7 @@ func TestFold(t *testing.T) {
 	})
 	t.Run("importance_of_a_stored_row_is_an_update", func(t *testing.T) {
 		imp := domain.MemoryImportanceSet{EventMeta: fmeta(2), Coordinate: a, Importance: 4, ImportanceNorm: 0.9}
-		p := fold(foldItems(imp), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 3}})
+		p := fold(foldItems(imp), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 3}}, nil)
 		if len(p.recordUpserts) != 0 || len(p.importanceUpdates) != 1 || p.importanceUpdates[0].version != 4 {
 			t.Fatalf("plan = %+v, want one importance update to version 4", p)
 		}
@@ -61,7 +61,7 @@ func TestFold(t *testing.T) {
 		}
 	})
 	t.Run("replacing_with_another_type_moves_the_count", func(t *testing.T) {
-		p := fold(foldItems(store(1, a, domain.Semantic)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 1}})
+		p := fold(foldItems(store(1, a, domain.Semantic)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 1}}, nil)
 		if !reflect.DeepEqual(p.counts, map[string]countDelta{"ns": {episodic: -1, semantic: 1}}) {
 			t.Fatalf("counts = %+v", p.counts)
 		}
@@ -71,18 +71,18 @@ func TestFold(t *testing.T) {
 	})
 	t.Run("delete_then_store_restarts_versions_without_a_delete", func(t *testing.T) {
 		del := domain.MemoryDeleted{EventMeta: fmeta(1), Coordinate: a}
-		p := fold(foldItems(del, store(2, a, domain.Episodic)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 5}})
+		p := fold(foldItems(del, store(2, a, domain.Episodic)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 5}}, nil)
 		if len(p.recordDeletes) != 0 || len(p.recordUpserts) != 1 || p.recordUpserts[0].version != 1 {
 			t.Fatalf("plan = %+v, want one upsert at version 1", p)
 		}
-		if !reflect.DeepEqual(p.wipes, []recKey{keyA}) || p.counts != nil {
+		if !reflect.DeepEqual(p.wipes, []wipe{{keyA, foldT0.Add(time.Second)}}) || p.counts != nil {
 			t.Fatalf("wipes, counts = %v, %v", p.wipes, p.counts)
 		}
 	})
 	t.Run("link_after_target_deleted_recreates_the_edge", func(t *testing.T) {
 		del := domain.MemoryDeleted{EventMeta: fmeta(2), Coordinate: b}
-		p := fold(foldItems(link(1, a, b), del, link(3, a, b)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 1}})
-		if !reflect.DeepEqual(p.wipes, []recKey{keyB}) {
+		p := fold(foldItems(link(1, a, b), del, link(3, a, b)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 1}}, nil)
+		if !reflect.DeepEqual(p.wipes, []wipe{{keyB, foldT0.Add(2 * time.Second)}}) {
 			t.Fatalf("wipes = %v", p.wipes)
 		}
 		if !reflect.DeepEqual(p.edgeDeletes, []edgeKey{{"ns", "1", "2"}}) || len(p.edgeUpserts) != 1 {
@@ -92,8 +92,30 @@ func TestFold(t *testing.T) {
 			t.Fatalf("edge = %+v, want the last link's", p.edgeUpserts[0])
 		}
 	})
+	t.Run("link_older_than_the_targets_delete_is_ignored_whatever_the_partition_order", func(t *testing.T) {
+		// The delete of b (time 5) was applied before the link a→b
+		// (time 3) from another partition: the link is older than the
+		// delete, so it must not survive — as when the link came first.
+		del := domain.MemoryDeleted{EventMeta: fmeta(5), Coordinate: b}
+		stored := map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 1}}
+		deleteFirst := fold(foldItems(del, link(3, a, b)), stored, nil)
+		linkFirst := fold(foldItems(link(3, a, b), del), stored, nil)
+		if len(deleteFirst.edgeUpserts) != 0 || len(linkFirst.edgeUpserts) != 0 {
+			t.Fatalf("edge upserts %v / %v, want none in both orders", deleteFirst.edgeUpserts, linkFirst.edgeUpserts)
+		}
+		// A stored tombstone newer than the link ignores it too.
+		p := fold(foldItems(link(3, a, b)), stored, map[recKey]time.Time{keyB: foldT0.Add(4 * time.Second)})
+		if len(p.edgeUpserts) != 0 {
+			t.Fatalf("edge upserts %v, want none", p.edgeUpserts)
+		}
+		// A link newer than the delete survives in both orders.
+		newer := link(7, a, b)
+		if p1, p2 := fold(foldItems(del, newer), stored, nil), fold(foldItems(newer, del), stored, nil); len(p1.edgeUpserts) != 1 || len(p2.edgeUpserts) != 1 {
+			t.Fatalf("newer link: %v / %v", p1.edgeUpserts, p2.edgeUpserts)
+		}
+	})
 	t.Run("link_from_missing_memory_changes_nothing", func(t *testing.T) {
-		p := fold(foldItems(link(1, a, b)), nil)
+		p := fold(foldItems(link(1, a, b)), nil, nil)
 		if !reflect.DeepEqual(p, plan{}) {
 			t.Fatalf("plan = %+v, want empty", p)
 		}
@@ -101,7 +123,7 @@ func TestFold(t *testing.T) {
 	t.Run("edges_new_in_the_batch_keep_creation_order", func(t *testing.T) {
 		c := domain.MustCoordinate(3)
 		unl := domain.MemoryUnlinked{EventMeta: fmeta(3), From: a, To: b}
-		p := fold(foldItems(link(1, a, b), link(2, a, c), unl, link(4, a, b)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 1}})
+		p := fold(foldItems(link(1, a, b), link(2, a, c), unl, link(4, a, b)), map[recKey]storedRecord{keyA: {memType: domain.Episodic, version: 1}}, nil)
 		var got []string
 		for _, e := range p.edgeUpserts {
 			got = append(got, e.to)

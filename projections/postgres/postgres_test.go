@@ -134,7 +134,7 @@ func TestMigrate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"checkpoints", "event_log", "goose_db_version", "links", "namespace_counts", "records"}
+		want := []string{"checkpoints", "event_log", "goose_db_version", "links", "namespace_counts", "records", "tombstones"}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("tables in %s = %v, want %v", schema, got, want)
 		}

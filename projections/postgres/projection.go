@@ -234,12 +234,18 @@ func (p *Projection) applyItems(ctx context.Context, tx pgx.Tx, items []item, ap
 		srcs[i], nums[i] = pos.src, pos.part
 	}
 	ids := make([]uuid.UUID, len(items))
-	var keyNS, keyKeys []string
+	var keyNS, keyKeys, tombNS, tombKeys []string
 	for i, it := range items {
 		ids[i] = it.id
 		if _, ok := it.ev.(domain.MemoryUnlinked); !ok {
 			keyNS = append(keyNS, it.ns)
 			keyKeys = append(keyKeys, it.key)
+		}
+		switch e := it.ev.(type) {
+		case domain.MemoriesLinked:
+			tombNS, tombKeys = append(tombNS, it.ns), append(tombKeys, e.To.Key())
+		case domain.MemoryDeleted:
+			tombNS, tombKeys = append(tombNS, it.ns), append(tombKeys, it.key)
 		}
 	}
 
@@ -249,7 +255,28 @@ func (p *Projection) applyItems(ctx context.Context, tx pgx.Tx, items []item, ap
 	checkpoints := map[position]int64{}
 	known := map[uuid.UUID]bool{}
 	stored := map[recKey]storedRecord{}
+	tombs := map[recKey]time.Time{}
 	b := &pgx.Batch{}
+	if len(tombNS) > 0 {
+		// A delete of X (X's partition) and a link to X (another
+		// partition) may be applied by concurrent transactions; each
+		// would miss the other's uncommitted write. Advisory locks on X,
+		// exclusive for deletes and shared for links, taken in key order
+		// before the tombstones are read, serialise exactly those pairs.
+		keys, exclusive := p.graphLocks(items)
+		b.Queue(p.q.lockGraphKeys, keys, exclusive)
+		b.Queue(p.q.loadTombstones, tombNS, tombKeys).Query(func(rows pgx.Rows) error {
+			var (
+				k  recKey
+				at time.Time
+			)
+			_, err := pgx.ForEachRow(rows, []any{&k.ns, &k.key, &at}, func() error {
+				tombs[k] = at
+				return nil
+			})
+			return err
+		})
+	}
 	b.Queue(p.q.lockCheckpointsInsert, srcs, nums)
 	b.Queue(p.q.lockCheckpointsSelect, srcs, nums).Query(func(rows pgx.Rows) error {
 		var (
@@ -315,7 +342,7 @@ func (p *Projection) applyItems(ctx context.Context, tx pgx.Tx, items []item, ap
 		return nil
 	}
 
-	pl := fold(live, stored)
+	pl := fold(live, stored, tombs)
 
 	// The history rows (COPY). Rows of the event_log source keep their
 	// position as seq.
@@ -377,12 +404,13 @@ func (p *Projection) queueWrites(b *pgx.Batch, pl plan) {
 		b.Queue(p.q.deleteRecords, ns, ks)
 	}
 	if n := len(pl.wipes); n > 0 {
-		ns, ks := make([]string, n), make([]string, n)
-		for i, k := range pl.wipes {
-			ns[i], ks[i] = k.ns, k.key
+		ns, ks, ts := make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, w := range pl.wipes {
+			ns[i], ks[i], ts[i] = w.ns, w.key, w.at
 		}
 		b.Queue(p.q.wipeEdgesFrom, ns, ks)
-		b.Queue(p.q.wipeEdgesTo, ns, ks)
+		b.Queue(p.q.wipeEdgesTo, ns, ks, ts)
+		b.Queue(p.q.upsertTombstones, ns, ks, ts)
 	}
 	if n := len(pl.edgeDeletes); n > 0 {
 		ns, fs, ts := make([]string, n), make([]string, n), make([]string, n)
@@ -481,4 +509,39 @@ func (p *Projection) diagnose(ctx context.Context, items []item, cause error, ap
 		}
 	}
 	return fmt.Errorf("postgres projection %s: %w", p.cfg.Schema, cause)
+}
+
+// graphLocks returns the advisory lock keys of the batch's link targets
+// (shared) and deleted memories (exclusive), sorted, each once with the
+// strongest mode.
+func (p *Projection) graphLocks(items []item) ([]int64, []bool) {
+	modes := map[int64]bool{}
+	lock := func(ns, key string, excl bool) {
+		h := fnv.New64a()
+		h.Write([]byte(p.cfg.Schema))
+		h.Write([]byte{0})
+		h.Write([]byte(ns))
+		h.Write([]byte{0})
+		h.Write([]byte(key))
+		k := int64(h.Sum64())
+		modes[k] = modes[k] || excl
+	}
+	for _, it := range items {
+		switch e := it.ev.(type) {
+		case domain.MemoriesLinked:
+			lock(it.ns, e.To.Key(), false)
+		case domain.MemoryDeleted:
+			lock(it.ns, it.key, true)
+		}
+	}
+	keys := make([]int64, 0, len(modes))
+	for k := range modes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	excl := make([]bool, len(keys))
+	for i, k := range keys {
+		excl[i] = modes[k]
+	}
+	return keys, excl
 }

@@ -21,6 +21,9 @@ type statements struct {
 	updateImportance      string
 	wipeEdgesFrom         string
 	wipeEdgesTo           string
+	upsertTombstones      string
+	lockGraphKeys         string
+	loadTombstones        string
 	deleteEdges           string
 	upsertEdges           string
 	updateCounts          string
@@ -42,6 +45,7 @@ func newStatements(schema string) statements {
 	r := strings.NewReplacer(
 		"{records}", s+".records",
 		"{links}", s+".links",
+		"{tombstones}", s+".tombstones",
 		"{checkpoints}", s+".checkpoints",
 		"{event_log}", s+".event_log",
 		"{event_log_seq}", s+".event_log_seq_seq",
@@ -101,8 +105,20 @@ WHERE r.namespace = x.ns AND r.coord_key = x.k`),
 DELETE FROM {links} l USING unnest($1::text[], $2::text[]) AS x(ns, k)
 WHERE l.namespace = x.ns AND l.from_key = x.k`),
 		wipeEdgesTo: r.Replace(`
-DELETE FROM {links} l USING unnest($1::text[], $2::text[]) AS x(ns, k)
-WHERE l.namespace = x.ns AND l.to_key = x.k`),
+DELETE FROM {links} l USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS x(ns, k, td)
+WHERE l.namespace = x.ns AND l.to_key = x.k AND l.from_key <> x.k AND l.created_at <= x.td`),
+		// Evaluated row by row in array order (sorted by the caller), so
+		// every transaction takes its locks in the same order.
+		lockGraphKeys: `
+SELECT CASE WHEN x.excl THEN pg_advisory_xact_lock(x.k)::text ELSE pg_advisory_xact_lock_shared(x.k)::text END
+FROM unnest($1::int8[], $2::bool[]) WITH ORDINALITY AS x(k, excl, ord)`,
+		upsertTombstones: r.Replace(`
+INSERT INTO {tombstones} AS t (namespace, coord_key, deleted_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+ON CONFLICT (namespace, coord_key) DO UPDATE SET deleted_at = GREATEST(t.deleted_at, excluded.deleted_at)`),
+		loadTombstones: r.Replace(`
+SELECT t.namespace, t.coord_key, t.deleted_at FROM {tombstones} t
+JOIN unnest($1::text[], $2::text[]) AS x(ns, k) ON t.namespace = x.ns AND t.coord_key = x.k`),
 		deleteEdges: r.Replace(`
 DELETE FROM {links} l USING unnest($1::text[], $2::text[], $3::text[]) AS x(ns, f, t)
 WHERE l.namespace = x.ns AND l.from_key = x.f AND l.to_key = x.t`),
