@@ -345,6 +345,10 @@ func (s *Store) write(ctx context.Context, items []item, appended bool) error {
 	s.pmu.Lock()
 	s.pos = pos
 	s.pmu.Unlock()
+	select {
+	case s.advanced <- struct{}{}:
+	default:
+	}
 	return err
 }
 

@@ -2,7 +2,6 @@ package embedded_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -11,44 +10,16 @@ import (
 
 	"github.com/somafractalmemory/soma/domain"
 	"github.com/somafractalmemory/soma/internal/vectorindex"
-	"github.com/somafractalmemory/soma/projections"
 	"github.com/somafractalmemory/soma/projections/embedded"
-	"github.com/somafractalmemory/soma/schemas"
 )
 
-// avroBodies stores event_log bodies as the service does: Confluent-framed
-// Avro with the registry-free ids of schemas.LocalSource.
-type avroBodies struct{ c *schemas.Codec }
-
-func newAvroBodies(t testing.TB) avroBodies {
-	t.Helper()
-	cat, err := schemas.BuiltinCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := schemas.NewLocalSource(cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := schemas.NewCodec(cat, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return avroBodies{c}
-}
-
-func (a avroBodies) EncodeBody(e domain.Event) ([]byte, error) {
-	b, err := a.c.Encode(e)
-	if errors.Is(err, schemas.ErrInvalidEvent) {
-		return nil, fmt.Errorf("%w: %w", projections.ErrPoison, err)
-	}
-	return b, err
-}
-
-func (a avroBodies) DecodeBody(b []byte) (domain.Event, error) { return a.c.Decode(b) }
-
+// avroConfig stores event_log bodies as the service does: Avro with the
+// registry-free ids of schemas.LocalSource.
 func avroConfig(t testing.TB, dir string) embedded.Config {
-	bodies := newAvroBodies(t)
+	bodies, err := embedded.NewLocalBodies()
+	if err != nil {
+		t.Fatal(err)
+	}
 	return embedded.Config{Dir: dir, Encoder: bodies, Decoder: bodies}
 }
 

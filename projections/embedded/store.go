@@ -72,8 +72,9 @@ type Store struct {
 
 	// pmu guards pos, the applied positions (source → partition →
 	// offset), replaced as a whole after each commit.
-	pmu sync.RWMutex
-	pos map[string]map[int32]int64
+	pmu      sync.RWMutex
+	pos      map[string]map[int32]int64
+	advanced chan struct{} // capacity 1; see Advanced
 
 	loadTime time.Duration
 
@@ -113,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
-	s := &Store{cfg: cfg, lock: lock}
+	s := &Store{cfg: cfg, lock: lock, advanced: make(chan struct{}, 1)}
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
 		unlockDir(lock)
@@ -307,6 +308,12 @@ func (s *Store) Positions(ctx context.Context, source string) (map[int32]int64, 
 	defer s.pmu.RUnlock()
 	return maps.Clone(s.pos[source]), nil
 }
+
+// Advanced receives a value (coalesced: the channel holds at most one)
+// after positions advanced, that is after every committed Apply or Append
+// whose effects are visible to readers, index included. It suits one
+// consumer, such as the query side's consistency waiter (its Wake).
+func (s *Store) Advanced() <-chan struct{} { return s.advanced }
 
 // IndexModel returns the embedding model and dimension of the vector
 // index (empty and 0 while no vector was ever stored and none was
