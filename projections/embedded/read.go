@@ -470,6 +470,9 @@ func (s *Store) Vector(ctx context.Context, ns string, coord domain.Coordinate) 
 // query of another model or dimension fails with an error wrapping
 // vectorindex.ErrModelMismatch.
 func (s *Store) Search(ctx context.Context, q vectorindex.Query) ([]vectorindex.Result, error) {
+	if s.isClosed.Load() {
+		return nil, ErrClosed
+	}
 	s.imu.RLock()
 	idx, model, dim := s.idx, s.model, s.dim
 	s.imu.RUnlock()

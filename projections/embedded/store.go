@@ -59,9 +59,10 @@ type Store struct {
 
 	// wmu serialises writes and guards nextSeq and the fields below it
 	// that only writers change.
-	wmu     sync.Mutex
-	nextSeq int64
-	closed  bool
+	wmu      sync.Mutex
+	nextSeq  int64
+	closed   bool
+	isClosed atomic.Bool // closed, for readers that do not take wmu
 
 	// imu guards the index and its model for readers; writers hold wmu
 	// too when they change them.
@@ -265,6 +266,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.isClosed.Store(true)
 	if s.ckStop != nil {
 		s.ckStop()
 		<-s.ckDone
@@ -301,6 +303,9 @@ func (s *Store) Dir() string { return s.cfg.Dir }
 // positions whose effects are visible to every read, the vector index
 // included).
 func (s *Store) Positions(ctx context.Context, source string) (map[int32]int64, error) {
+	if s.isClosed.Load() {
+		return nil, ErrClosed
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
