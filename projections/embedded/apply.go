@@ -148,10 +148,25 @@ type recKey struct{ ns, key string }
 // recState is a record as the batch sees it.
 type recState struct {
 	exists  bool
+	inDB    bool // a row existed before the batch
 	typ     domain.MemoryType
 	version int64
 	payload []byte
+	// row is the whole row when the batch wrote the record (written at
+	// flushRecords); nil while the stored row is current.
+	row []any
 }
+
+// Columns of a records row (recordsSQL order) that an importance change
+// rewrites in row.
+const (
+	colPayload        = 5
+	colImportance     = 6
+	colImportanceNorm = 7
+	colUpdatedAt      = 10
+	colVersion        = 11
+	colLastEventID    = 12
+)
 
 // vecState is a memory's vector row as the batch leaves it.
 type vecState struct {
@@ -253,6 +268,7 @@ func (s *Store) write(ctx context.Context, items []item, appended bool) error {
 	if err := b.loadRecords(live); err != nil {
 		return err
 	}
+	events := &rowWriter{ctx: ctx, tx: tx, full: b.st.insertEvent, head: insertEventsSQL, cols: eventColumns}
 	nextSeq := s.nextSeq
 	for i, it := range live {
 		if known[it.id] {
@@ -265,13 +281,19 @@ func (s *Store) write(ctx context.Context, items []item, appended bool) error {
 		}
 		nextSeq = seq + 1
 		meta := it.ev.Metadata()
-		if _, err := b.st.insertEvent.ExecContext(ctx, seq, it.src, it.part, it.off, it.id, it.ev.EventName(),
+		if err := events.add(seq, it.src, it.part, it.off, it.id, it.ev.EventName(),
 			it.ns, it.key, formatTime(meta.OccurredAt), bodies[i]); err != nil {
 			return err
 		}
 		if err := b.apply(it); err != nil {
 			return fmt.Errorf("%s %s: %w", it.ev.EventName(), it.id, err)
 		}
+	}
+	if err := events.flush(); err != nil {
+		return err
+	}
+	if err := b.flushRecords(); err != nil {
+		return err
 	}
 	deletes, upserts, err := b.flushVectors(model, dim)
 	if err != nil {
@@ -453,7 +475,7 @@ WHERE namespace = ? AND coord_key IN (SELECT value FROM json_each(?))`, ns, json
 		for rows.Next() {
 			var (
 				key, typ string
-				r        = &recState{exists: true}
+				r        = &recState{exists: true, inDB: true}
 			)
 			if err := rows.Scan(&key, &typ, &r.version, &r.payload); err != nil {
 				rows.Close()
@@ -478,7 +500,7 @@ func (b *batchTx) rec(k recKey) (*recState, error) {
 	var typ string
 	switch err := b.st.getRecord.QueryRowContext(b.ctx, k.ns, k.key).Scan(&typ, &r.version, &r.payload); {
 	case err == nil:
-		r.exists, r.typ = true, domain.MemoryType(typ)
+		r.exists, r.inDB, r.typ = true, true, domain.MemoryType(typ)
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, err
 	}
@@ -537,11 +559,9 @@ func (b *batchTx) apply(it item) error {
 			imp = *e.Importance
 		}
 		at := formatTime(meta.OccurredAt)
-		if _, err := st.putRecord.ExecContext(ctx, k.ns, k.key, encodeCoordinate(e.Coordinate), c0, string(e.Type),
-			string(e.Payload), imp, e.ImportanceNorm, e.EmbeddingModel, at, at, version, it.id); err != nil {
-			return err
-		}
-		*r = recState{exists: true, typ: e.Type, version: version, payload: e.Payload}
+		r.exists, r.typ, r.version, r.payload = true, e.Type, version, e.Payload
+		r.row = []any{k.ns, k.key, encodeCoordinate(e.Coordinate), c0, string(e.Type),
+			string(e.Payload), imp, e.ImportanceNorm, e.EmbeddingModel, at, at, version, it.id}
 		b.vecs[k] = &vecState{
 			present: len(e.Embedding) > 0,
 			model:   e.EmbeddingModel,
@@ -557,11 +577,8 @@ func (b *batchTx) apply(it item) error {
 			return err
 		}
 		if r.exists {
-			if _, err := st.deleteRecord.ExecContext(ctx, k.ns, k.key); err != nil {
-				return err
-			}
 			b.count(k.ns).add(r.typ, -1)
-			*r = recState{}
+			r.exists, r.row, r.payload = false, nil, nil
 		}
 		b.vecs[k] = &vecState{dirty: true}
 		// Edges touching the coordinate go even when no memory is there:
@@ -594,8 +611,12 @@ func (b *batchTx) apply(it item) error {
 		}
 		r.version++
 		r.payload = withImportance(r.payload, e.Importance)
-		if _, err := st.updateImportance.ExecContext(ctx, string(r.payload), e.Importance, e.ImportanceNorm, r.version,
-			formatTime(meta.OccurredAt), it.id, k.ns, k.key); err != nil {
+		at := formatTime(meta.OccurredAt)
+		if r.row != nil {
+			r.row[colPayload], r.row[colImportance], r.row[colImportanceNorm] = string(r.payload), e.Importance, e.ImportanceNorm
+			r.row[colUpdatedAt], r.row[colVersion], r.row[colLastEventID] = at, r.version, it.id
+		} else if _, err := st.updateImportance.ExecContext(ctx, string(r.payload), e.Importance, e.ImportanceNorm, r.version,
+			at, it.id, k.ns, k.key); err != nil {
 			return err
 		}
 		v, err := b.vec(k)
@@ -611,6 +632,28 @@ func (b *batchTx) apply(it item) error {
 	return nil
 }
 
+// flushRecords writes the records the batch rewrote and deletes those it
+// removed.
+func (b *batchTx) flushRecords() error {
+	keys := slices.SortedFunc(maps.Keys(b.recs), func(x, y recKey) int {
+		return cmp.Or(cmp.Compare(x.ns, y.ns), cmp.Compare(x.key, y.key))
+	})
+	rows := &rowWriter{ctx: b.ctx, tx: b.tx, full: b.st.putRecord, head: putRecordsSQL, cols: recordColumnCount}
+	for _, k := range keys {
+		switch r := b.recs[k]; {
+		case r.exists && r.row != nil:
+			if err := rows.add(r.row...); err != nil {
+				return err
+			}
+		case !r.exists && r.inDB:
+			if _, err := b.st.deleteRecord.ExecContext(b.ctx, k.ns, k.key); err != nil {
+				return err
+			}
+		}
+	}
+	return rows.flush()
+}
+
 // flushVectors writes the vector rows the batch changed and returns the
 // matching index changes: rows of the index's model are upserted,
 // anything else at a changed key is deleted from the index.
@@ -621,7 +664,7 @@ func (b *batchTx) flushVectors(model string, dim int) ([]vectorindex.ID, []vecto
 	var (
 		deletes []vectorindex.ID
 		upserts []vectorindex.Entry
-		buf     []byte
+		rows    = &rowWriter{ctx: b.ctx, tx: b.tx, full: b.st.putVector, head: putVectorsSQL, cols: vectorColumns}
 	)
 	for _, k := range keys {
 		v := b.vecs[k]
@@ -636,9 +679,8 @@ func (b *batchTx) flushVectors(model string, dim int) ([]vectorindex.ID, []vecto
 			deletes = append(deletes, id)
 			continue
 		}
-		buf = encodeVector(buf[:0], v.vec)
-		if _, err := b.st.putVector.ExecContext(b.ctx, k.ns, k.key, v.model, string(v.typ), v.norm,
-			vectorindex.MarshalFields(v.fields), buf); err != nil {
+		if err := rows.add(k.ns, k.key, v.model, string(v.typ), v.norm,
+			vectorindex.MarshalFields(v.fields), encodeVector(nil, v.vec)); err != nil {
 			return nil, nil, err
 		}
 		if v.model == model && len(v.vec) == dim {
@@ -646,6 +688,9 @@ func (b *batchTx) flushVectors(model string, dim int) ([]vectorindex.ID, []vecto
 		} else {
 			deletes = append(deletes, id)
 		}
+	}
+	if err := rows.flush(); err != nil {
+		return nil, nil, err
 	}
 	return deletes, upserts, nil
 }

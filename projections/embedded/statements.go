@@ -5,7 +5,57 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
+
+// Multi-row inserts: event_log and vectors rows are written chunkRows at
+// a time (one statement execution instead of chunkRows).
+const (
+	chunkRows         = 64
+	eventColumns      = 10
+	vectorColumns     = 7
+	recordColumnCount = 13
+	putRecordsSQL     = `INSERT OR REPLACE INTO records (namespace, coord_key, coordinate, c0, memory_type, payload, importance,
+    importance_norm, embedding_model, created_at, updated_at, version, last_event_id) VALUES `
+	insertEventsSQL = `INSERT INTO event_log (seq, source, partition, "offset", event_id, event_type, namespace, coord_key, occurred_at, body) VALUES `
+	putVectorsSQL   = `INSERT OR REPLACE INTO vectors (namespace, coord_key, model, memory_type, importance_norm, fields, embedding) VALUES `
+)
+
+// valuesSQL is "(?, ...), (?, ...)" for rows rows of cols columns.
+func valuesSQL(rows, cols int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+}
+
+// rowWriter inserts rows with multi-row statements: full chunks through a
+// prepared statement, the rest with one ad-hoc statement at flush.
+type rowWriter struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	full *sql.Stmt // chunkRows rows
+	head string    // the statement up to VALUES
+	cols int
+	args []any
+}
+
+func (w *rowWriter) add(vals ...any) error {
+	w.args = append(w.args, vals...)
+	if len(w.args) < chunkRows*w.cols {
+		return nil
+	}
+	_, err := w.full.ExecContext(w.ctx, w.args...)
+	w.args = w.args[:0]
+	return err
+}
+
+func (w *rowWriter) flush() error {
+	if len(w.args) == 0 {
+		return nil
+	}
+	_, err := w.tx.ExecContext(w.ctx, w.head+valuesSQL(len(w.args)/w.cols, w.cols), w.args...)
+	w.args = w.args[:0]
+	return err
+}
 
 // statements are the prepared statements of the write path (on the
 // writer connection); inside a transaction they are used through
@@ -45,19 +95,15 @@ func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 		*dst = s
 		all = append(all, s)
 	}
-	p(&st.insertEvent, `INSERT INTO event_log (seq, source, partition, "offset", event_id, event_type, namespace, coord_key, occurred_at, body)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&st.insertEvent, insertEventsSQL+valuesSQL(chunkRows, eventColumns))
 	p(&st.getRecord, `SELECT memory_type, version, payload FROM records WHERE namespace = ? AND coord_key = ?`)
-	p(&st.putRecord, `INSERT OR REPLACE INTO records (namespace, coord_key, coordinate, c0, memory_type, payload, importance,
-    importance_norm, embedding_model, created_at, updated_at, version, last_event_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&st.putRecord, putRecordsSQL+valuesSQL(chunkRows, recordColumnCount))
 	p(&st.deleteRecord, `DELETE FROM records WHERE namespace = ? AND coord_key = ?`)
 	p(&st.updateImportance, `UPDATE records SET payload = ?, importance = ?, importance_norm = ?, version = ?, updated_at = ?,
     last_event_id = ?
 WHERE namespace = ? AND coord_key = ?`)
 	p(&st.getVector, `SELECT model, memory_type, fields, embedding FROM vectors WHERE namespace = ? AND coord_key = ?`)
-	p(&st.putVector, `INSERT OR REPLACE INTO vectors (namespace, coord_key, model, memory_type, importance_norm, fields, embedding)
-VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	p(&st.putVector, putVectorsSQL+valuesSQL(chunkRows, vectorColumns))
 	p(&st.deleteVector, `DELETE FROM vectors WHERE namespace = ? AND coord_key = ?`)
 	p(&st.wipeLinksFrom, `DELETE FROM links WHERE namespace = ? AND from_key = ?`)
 	p(&st.wipeLinksTo, `DELETE FROM links WHERE namespace = ? AND to_key = ?`)
