@@ -30,12 +30,16 @@ import (
 // event_log (the history), with its log position.
 //
 // The fold rules are those of every read model (projectiontest's
-// reference): a store creates or replaces the memory (versions keep
-// counting); a delete removes the memory, its vector and every edge from
-// or to its coordinate, whether or not a memory existed; a link from a
-// coordinate without memory is ignored, a re-link keeps the edge's place
-// and takes the new type, weight and time; an importance change applies
-// to existing memories only.
+// reference, and the Postgres read model's tombstones): a store creates
+// or replaces the memory (versions keep counting); a delete removes the
+// memory, its vector, every edge from its coordinate and every edge to it
+// created at or before the delete, whether or not a memory existed, and
+// records the delete's time; a link from a coordinate without memory, or
+// to one deleted at or after the link's time, is ignored; a re-link keeps
+// the edge's place and takes the new type, weight and time; an importance
+// change applies to existing memories only. Comparing event times for a
+// link and a delete of its target (which travel in different partitions)
+// makes every interleaving of partitions reach the same graph.
 //
 // An invalid event is reported as a *PoisonError (wrapping
 // projections.ErrPoison) and nothing is applied; other errors are
@@ -192,12 +196,16 @@ func (d *countDelta) add(t domain.MemoryType, n int64) {
 
 // batchTx is the state of one write transaction.
 type batchTx struct {
-	ctx    context.Context
-	tx     *sql.Tx
-	st     statements // bound to tx
-	recs   map[recKey]*recState
-	vecs   map[recKey]*vecState
-	counts map[string]*countDelta
+	ctx  context.Context
+	tx   *sql.Tx
+	st   statements // bound to tx
+	recs map[recKey]*recState
+	vecs map[recKey]*vecState
+	// tombs are the last delete times of the memories the batch deletes
+	// or links to (stored ones, then the batch's); absent: never deleted.
+	tombs      map[recKey]time.Time
+	tombLoaded map[recKey]bool
+	counts     map[string]*countDelta
 }
 
 // write applies items (validated, positions set) in one transaction and
@@ -254,18 +262,23 @@ func (s *Store) write(ctx context.Context, items []item, appended bool) error {
 		}
 	}()
 	b := &batchTx{
-		ctx:    ctx,
-		tx:     tx,
-		st:     s.st.in(ctx, tx),
-		recs:   map[recKey]*recState{},
-		vecs:   map[recKey]*vecState{},
-		counts: map[string]*countDelta{},
+		ctx:        ctx,
+		tx:         tx,
+		st:         s.st.in(ctx, tx),
+		recs:       map[recKey]*recState{},
+		vecs:       map[recKey]*vecState{},
+		tombs:      map[recKey]time.Time{},
+		tombLoaded: map[recKey]bool{},
+		counts:     map[string]*countDelta{},
 	}
 	known, err := b.knownEvents(live)
 	if err != nil {
 		return err
 	}
 	if err := b.loadRecords(live); err != nil {
+		return err
+	}
+	if err := b.loadTombstones(live); err != nil {
 		return err
 	}
 	events := &rowWriter{ctx: ctx, tx: tx, full: b.st.insertEvent, head: insertEventsSQL, cols: eventColumns}
@@ -491,6 +504,72 @@ WHERE namespace = ? AND coord_key IN (SELECT value FROM json_each(?))`, ns, json
 	return nil
 }
 
+// loadTombstones reads the stored delete times of the memories the items
+// delete or link to, one query per namespace.
+func (b *batchTx) loadTombstones(items []item) error {
+	byNS := map[string][]string{}
+	for _, it := range items {
+		switch e := it.ev.(type) {
+		case domain.MemoriesLinked:
+			byNS[it.ns] = append(byNS[it.ns], e.To.Key())
+		case domain.MemoryDeleted:
+			byNS[it.ns] = append(byNS[it.ns], it.key)
+		}
+	}
+	for ns, keys := range byNS {
+		for _, k := range keys {
+			b.tombLoaded[recKey{ns, k}] = true
+		}
+		rows, err := b.tx.QueryContext(b.ctx, `SELECT coord_key, deleted_at FROM tombstones
+WHERE namespace = ? AND coord_key IN (SELECT value FROM json_each(?))`, ns, jsonKeys(keys))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key, at string
+			if err := rows.Scan(&key, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			t, err := parseTime(at)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("stored tombstone of %s/%s: %w", ns, key, err)
+			}
+			b.tombs[recKey{ns, key}] = t
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tomb returns the last delete time of k (deleted false when never).
+func (b *batchTx) tomb(k recKey) (time.Time, bool, error) {
+	if t, ok := b.tombs[k]; ok {
+		return t, true, nil
+	}
+	if b.tombLoaded[k] {
+		return time.Time{}, false, nil
+	}
+	var at string
+	err := b.tx.QueryRowContext(b.ctx, `SELECT deleted_at FROM tombstones WHERE namespace = ? AND coord_key = ?`, k.ns, k.key).Scan(&at)
+	b.tombLoaded[k] = true
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	t, err := parseTime(at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("stored tombstone of %s/%s: %w", k.ns, k.key, err)
+	}
+	b.tombs[k] = t
+	return t, true, nil
+}
+
 // rec returns the record at k as the batch has left it so far.
 func (b *batchTx) rec(k recKey) (*recState, error) {
 	if r, ok := b.recs[k]; ok {
@@ -583,10 +662,22 @@ func (b *batchTx) apply(it item) error {
 		b.vecs[k] = &vecState{dirty: true}
 		// Edges touching the coordinate go even when no memory is there:
 		// incoming edges may point at coordinates that never held one.
+		// Outgoing edges share the memory's partition, so log order
+		// decides; incoming ones come from other partitions, so only those
+		// created at or before the delete go, and the tombstone turns away
+		// links of earlier times that arrive later.
+		td := meta.OccurredAt
+		if prev, ok := b.tombs[k]; !ok || td.After(prev) {
+			b.tombs[k] = td
+		}
+		at := formatTime(td)
+		if _, err := st.putTombstone.ExecContext(ctx, k.ns, k.key, at); err != nil {
+			return err
+		}
 		if _, err := st.wipeLinksFrom.ExecContext(ctx, k.ns, k.key); err != nil {
 			return err
 		}
-		if _, err := st.wipeLinksTo.ExecContext(ctx, k.ns, k.key); err != nil {
+		if _, err := st.wipeLinksTo.ExecContext(ctx, k.ns, k.key, at); err != nil {
 			return err
 		}
 	case domain.MemoriesLinked:
@@ -596,6 +687,12 @@ func (b *batchTx) apply(it item) error {
 		r, err := b.rec(k)
 		if err != nil || !r.exists {
 			return err
+		}
+		to := recKey{k.ns, e.To.Key()}
+		if td, deleted, err := b.tomb(to); err != nil {
+			return err
+		} else if deleted && to != k && !meta.OccurredAt.After(td) {
+			return nil // the target was deleted at or after the link's time
 		}
 		if _, err := st.putLink.ExecContext(ctx, k.ns, k.key, e.To.Key(), e.LinkType, e.Weight, formatTime(meta.OccurredAt)); err != nil {
 			return err
@@ -708,6 +805,7 @@ func (st statements) in(ctx context.Context, tx *sql.Tx) statements {
 		deleteVector:     tx.StmtContext(ctx, st.deleteVector),
 		wipeLinksFrom:    tx.StmtContext(ctx, st.wipeLinksFrom),
 		wipeLinksTo:      tx.StmtContext(ctx, st.wipeLinksTo),
+		putTombstone:     tx.StmtContext(ctx, st.putTombstone),
 		putLink:          tx.StmtContext(ctx, st.putLink),
 		deleteLink:       tx.StmtContext(ctx, st.deleteLink),
 		addCounts:        tx.StmtContext(ctx, st.addCounts),
@@ -738,7 +836,11 @@ func withImportance(payload []byte, imp float64) []byte {
 
 // Stored encodings.
 
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// timeLayout is RFC 3339 with nine fractional digits: in UTC, text order
+// is time order (tombstones are compared in SQL).
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 

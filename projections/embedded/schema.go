@@ -11,8 +11,8 @@ import (
 // migrated here.
 const schemaVersion = 1
 
-// schemaV1 creates the tables. Times are RFC 3339 text in UTC with
-// nanoseconds; coordinates are also kept as little-endian float64 BLOBs
+// schemaV1 creates the tables. Times are RFC 3339 text in UTC with nine
+// fractional digits (so text order is time order); coordinates are also kept as little-endian float64 BLOBs
 // (records.coordinate) and their first value as c0 (NULL for the empty
 // coordinate) for range scans; vectors are little-endian float32 BLOBs.
 const schemaV1 = `
@@ -88,6 +88,19 @@ CREATE TABLE links (
 );
 CREATE INDEX links_from_idx ON links (namespace, from_key, seq);
 CREATE INDEX links_to_idx ON links (namespace, to_key);
+
+-- When memories were last deleted. A delete removes the incoming edges
+-- created at or before it, and a link to a coordinate is ignored when the
+-- coordinate was deleted at or after the link's time: a link and a delete
+-- of its target travel in different partitions, so comparing event times
+-- instead of arrival order makes every interleaving reach the same graph
+-- (the rule of the Postgres read model).
+CREATE TABLE tombstones (
+    namespace  TEXT NOT NULL,
+    coord_key  TEXT NOT NULL,
+    deleted_at TEXT NOT NULL,
+    PRIMARY KEY (namespace, coord_key)
+) WITHOUT ROWID;
 
 -- Applied position per log partition, written in the transaction of the
 -- rows it covers.

@@ -71,6 +71,7 @@ type statements struct {
 	deleteVector     *sql.Stmt
 	wipeLinksFrom    *sql.Stmt
 	wipeLinksTo      *sql.Stmt
+	putTombstone     *sql.Stmt
 	putLink          *sql.Stmt
 	deleteLink       *sql.Stmt
 	addCounts        *sql.Stmt
@@ -106,7 +107,11 @@ WHERE namespace = ? AND coord_key = ?`)
 	p(&st.putVector, putVectorsSQL+valuesSQL(chunkRows, vectorColumns))
 	p(&st.deleteVector, `DELETE FROM vectors WHERE namespace = ? AND coord_key = ?`)
 	p(&st.wipeLinksFrom, `DELETE FROM links WHERE namespace = ? AND from_key = ?`)
-	p(&st.wipeLinksTo, `DELETE FROM links WHERE namespace = ? AND to_key = ?`)
+	// Incoming edges created at or before the delete (self-loops go with
+	// the outgoing ones).
+	p(&st.wipeLinksTo, `DELETE FROM links WHERE namespace = ? AND to_key = ? AND from_key <> to_key AND created_at <= ?`)
+	p(&st.putTombstone, `INSERT INTO tombstones (namespace, coord_key, deleted_at) VALUES (?, ?, ?)
+ON CONFLICT (namespace, coord_key) DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)`)
 	p(&st.putLink, `INSERT INTO links (namespace, from_key, to_key, link_type, weight, created_at) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (namespace, from_key, to_key) DO UPDATE SET
     link_type = excluded.link_type, weight = excluded.weight, created_at = excluded.created_at`)

@@ -675,3 +675,62 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("valid config: %v", err)
 	}
 }
+
+// TestLinkAndDeleteOfTargetCommute: a link and a delete of its target
+// travel in different partitions, so the projector may apply them in
+// either order; event times decide (tombstones), and both orders reach
+// the same graph.
+func TestLinkAndDeleteOfTargetCommute(t *testing.T) {
+	var g gen
+	a, b := c(1), c(2)
+	at := func(e domain.Event, sec int) domain.Event {
+		ts := t0.Add(time.Duration(sec) * time.Second)
+		switch e := e.(type) {
+		case domain.MemoriesLinked:
+			e.OccurredAt = ts
+			return e
+		case domain.MemoryDeleted:
+			e.OccurredAt = ts
+			return e
+		}
+		return e
+	}
+	stores := []domain.Event{g.store(ns, a, `{}`, nil), g.store(ns, b, `{}`, nil)}
+	for _, tc := range []struct {
+		name     string
+		linkTime int
+		want     int // edges of a at the end
+	}{
+		{"link_before_the_delete_goes", 5, 0},
+		{"link_after_the_delete_stays", 15, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link := at(g.link(ns, a, b, "related", 1), tc.linkTime)
+			del := at(g.del(ns, b), 10)
+			for _, order := range []string{"link_first", "delete_first"} {
+				s := openStore(t, testConfig(t.TempDir()))
+				env := func(e domain.Event, part int32, off int64) []projections.Envelope {
+					return []projections.Envelope{{Event: e, Source: "memory.events", Partition: part, Offset: off}}
+				}
+				for i, e := range stores {
+					if err := s.Apply(ctxT(t), env(e, int32(i), 0)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				batches := [][]projections.Envelope{env(link, 0, 1), env(del, 1, 1)}
+				if order == "delete_first" {
+					batches[0], batches[1] = batches[1], batches[0]
+				}
+				for _, batch := range batches {
+					if err := s.Apply(ctxT(t), batch); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ls, err := s.Neighbors(ctxT(t), ns, a, "", 10)
+				if err != nil || len(ls) != tc.want {
+					t.Fatalf("%s: edges of a = %v (%v), want %d", order, ls, err, tc.want)
+				}
+			}
+		})
+	}
+}
