@@ -72,7 +72,10 @@ func (s *Store) Apply(ctx context.Context, batch []projections.Envelope) error {
 // (source consistency.EventLogSource, partition 0, offset = seq), applies
 // them like Apply, and advances the event_log checkpoint. It returns once
 // the transaction is committed and the vector index updated, with the
-// token of the last position.
+// token of the last position. The positions of one Append are
+// consecutive: of n events, the i-th is at last-(n-1-i) (an event whose
+// event_id is already in the log takes its position but is not applied
+// again).
 //
 // Errors: a *PoisonError for an invalid event (nothing appended); an
 // error wrapping commands.ErrUnavailable when SQLite is busy or cannot
