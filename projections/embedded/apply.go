@@ -305,6 +305,10 @@ func (s *Store) write(ctx context.Context, items []item, appended bool) error {
 			return fmt.Errorf("%s %s: %w", it.ev.EventName(), it.id, err)
 		}
 	}
+	if appended {
+		// Every appended event holds its position, applied or not.
+		nextSeq = max(nextSeq, items[len(items)-1].off+1)
+	}
 	if err := events.flush(); err != nil {
 		return err
 	}

@@ -210,6 +210,14 @@ func TestDuplicateEventIDsApplyOnce(t *testing.T) {
 	if pos, _ := s.Positions(ctx, "memory.events"); !reflect.DeepEqual(pos, map[int32]int64{0: 0}) {
 		t.Fatalf("Positions(memory.events) = %v", pos)
 	}
+	// The log goes on after an append that applied nothing.
+	next := g.store(ns, c(2), `{}`, nil)
+	if tok := mustAppend(t, s, next); tok.Positions[0] != 4 {
+		t.Fatalf("token after a duplicate = %v, want position 4", tok)
+	}
+	if _, ok, _ := s.Get(ctx, ns, c(2)); !ok {
+		t.Fatal("the append after a duplicate was not applied")
+	}
 }
 
 func TestImportanceChangesScoreAndFilters(t *testing.T) {
