@@ -196,10 +196,10 @@ func report(c *cobra.Command, f *benchFlags, res *bench.Result, runErr error, st
 	}
 	var problems []error
 	if failed > 0 {
-		problems = append(problems, fmt.Errorf("%d requests failed", failed))
+		problems = append(problems, fmt.Errorf("failed requests: %d", failed))
 	}
 	if strictMisses && res.Misses > 0 {
-		problems = append(problems, fmt.Errorf("%d misses", res.Misses))
+		problems = append(problems, fmt.Errorf("misses: %d", res.Misses))
 	}
 	return errors.Join(problems...)
 }

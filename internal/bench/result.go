@@ -170,10 +170,19 @@ func (r *Result) finish(elapsed time.Duration, requests int64, errs *tally) {
 		r.Throughput.MemoriesPerSecond = perSecond(r.Throughput.Memories, elapsed)
 	}
 	r.Errors = errs.snapshot()
+	var limited, unanswered int64
 	for k, v := range r.Errors {
-		if strings.HasSuffix(k, " 429") && v > 0 {
-			r.Notes = append(r.Notes, "the server rate-limited requests (429): run it with SOMA_RATE_LIMIT_MAX=0 to benchmark")
-			break
+		switch {
+		case strings.HasSuffix(k, " 429"):
+			limited += v
+		case strings.HasSuffix(k, " "+kindTransport):
+			unanswered += v
 		}
+	}
+	if limited > 0 {
+		r.Notes = append(r.Notes, "the server rate-limited requests (429): run it with SOMA_RATE_LIMIT_MAX=0 to benchmark")
+	}
+	if unanswered > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d requests got no answer (connection refused or reset, or --timeout): is the server running at the URL?", unanswered))
 	}
 }

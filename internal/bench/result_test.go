@@ -63,8 +63,8 @@ func TestResultJSON(t *testing.T) {
 			t.Fatalf("errors = %v", e)
 		}
 	})
-	t.Run("explains_a_rate_limit", func(t *testing.T) {
-		if !strings.Contains(buf.String(), "SOMA_RATE_LIMIT_MAX=0") {
+	t.Run("explains_rate_limits_and_unanswered_requests", func(t *testing.T) {
+		if !strings.Contains(buf.String(), "SOMA_RATE_LIMIT_MAX=0") || !strings.Contains(buf.String(), "1 requests got no answer") {
 			t.Fatalf("no rate-limit note in %s", buf.String())
 		}
 	})
