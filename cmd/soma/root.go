@@ -22,6 +22,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newConfigCmd(),
 		newHealthcheckCmd(),
+		newBenchCmd(),
 		newServeCmd(),
 		newAPICmd(),
 		newQueryCmd(),
