@@ -40,6 +40,10 @@ services-down:
 schemas-check:
 	$(GO) run ./cmd/soma schemas check
 
+## bench: Go microbenchmarks and the HTTP harness against soma serve (see scripts/bench.sh)
+bench:
+	scripts/bench.sh
+
 ## lint: go vet and staticcheck
 lint:
 	$(GO) vet ./...
