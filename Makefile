@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit services-up services-down lint fmt schemas-check bench clean
+.PHONY: all build run test test-unit services-up services-down lint fmt schemas-check bench clean image dev-up dev-down helm-lint
 
 all: build
 
@@ -43,6 +43,25 @@ schemas-check:
 ## bench: Go microbenchmarks and the HTTP harness against soma serve (see scripts/bench.sh)
 bench:
 	scripts/bench.sh
+
+IMAGE ?= somafractalmemory/soma
+
+## image: build the container image $(IMAGE):$(VERSION) (needs a Docker engine)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+
+## dev-up: Redpanda, Apicurio, Postgres, Qdrant, Redis on 127.0.0.1 (for soma from source), then the topics
+dev-up:
+	docker compose -f docker-compose.dev.yml up -d --wait redpanda apicurio postgres qdrant redis
+	docker compose -f docker-compose.dev.yml run --rm topic-init
+
+## dev-down: stop them (data stays in the soma-dev volumes)
+dev-down:
+	docker compose -f docker-compose.dev.yml down
+
+## helm-lint: lint and render the chart (default and production values) with the Helm SDK
+helm-lint:
+	$(GO) test -count=1 -run 'TestChart' ./deploy/deploytest
 
 ## lint: go vet and staticcheck
 lint:
