@@ -33,13 +33,18 @@ type fakeServer struct {
 	block       bool              // hold every request until the client gives up
 	requests    atomic.Int64
 	tokensSeen  atomic.Int64
+	// stopped releases blocked handlers when the test ends, so the
+	// server can close even if the client kept its connections open.
+	stopped chan struct{}
 }
 
 func (f *fakeServer) start(t *testing.T) string {
 	t.Helper()
 	f.records = map[string]map[string]any{}
+	f.stopped = make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(f.stopped) }) // runs first: cleanups are LIFO
 	return srv.URL
 }
 
@@ -54,7 +59,10 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	if f.block {
 		// The server notices a client hanging up only once the body is read.
 		_, _ = io.Copy(io.Discard, r.Body)
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-f.stopped:
+		}
 		return
 	}
 	if f.fail != nil {
