@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/somafractalmemory/soma/commands"
@@ -33,6 +34,13 @@ type Log interface {
 }
 
 // Sink implements commands.EventSink for direct mode.
+//
+// Appends are group-committed: one writer goroutine takes every append
+// waiting at that moment (up to maxGroupEvents events) and writes them in
+// one log transaction, so concurrent single stores share a commit. Each
+// append stays atomic (all its events are in that one transaction); if the
+// group's transaction is refused because of one append's event, the
+// appends of the group are retried one by one so only that one fails.
 type Sink struct {
 	log    Log
 	others []projections.Projection
@@ -40,6 +48,23 @@ type Sink struct {
 	applyTimeout time.Duration
 	logger       *slog.Logger
 	kick         chan struct{}
+
+	queue chan *pending
+	start sync.Once
+	stop  chan struct{}
+}
+
+// maxGroupEvents bounds the events of one group commit.
+const maxGroupEvents = 2000
+
+type pending struct {
+	events []domain.Event
+	done   chan result
+}
+
+type result struct {
+	tok consistency.Token
+	err error
 }
 
 // New returns a sink appending to log and applying to others.
@@ -50,7 +75,17 @@ func New(log Log, others []projections.Projection, applyTimeout time.Duration, l
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sink{log: log, others: others, applyTimeout: applyTimeout, logger: logger, kick: make(chan struct{}, 1)}
+	return &Sink{log: log, others: others, applyTimeout: applyTimeout, logger: logger, kick: make(chan struct{}, 1),
+		queue: make(chan *pending, 1024), stop: make(chan struct{})}
+}
+
+// Close stops the writer; appends after Close fail.
+func (s *Sink) Close() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
 }
 
 var _ commands.EventSink = (*Sink)(nil)
@@ -63,9 +98,100 @@ var ErrReadModelBehind = errors.New("read model behind the log")
 // read model applied the events. If a read model fails, the events stay
 // in the log (they are not lost and will reach that read model by the
 // catch-up loop) and the error wraps commands.ErrUnavailable and
-// ErrReadModelBehind.
+// ErrReadModelBehind. If ctx ends first, the append may still be written.
 func (s *Sink) Append(ctx context.Context, events []domain.Event) (consistency.Token, error) {
+	if len(events) == 0 {
+		return consistency.Token{Source: consistency.EventLogSource}, nil
+	}
+	s.start.Do(func() { go s.writer() })
+	p := &pending{events: events, done: make(chan result, 1)}
+	select {
+	case s.queue <- p:
+	case <-s.stop:
+		return consistency.Token{}, fmt.Errorf("%w: event log closed", commands.ErrUnavailable)
+	case <-ctx.Done():
+		return consistency.Token{}, fmt.Errorf("%w: %v", commands.ErrUnavailable, ctx.Err())
+	}
+	select {
+	case r := <-p.done:
+		return r.tok, r.err
+	case <-ctx.Done():
+		return consistency.Token{}, fmt.Errorf("%w: %v", commands.ErrUnavailable, ctx.Err())
+	}
+}
+
+// writer commits the queued appends in groups.
+func (s *Sink) writer() {
+	for {
+		var first *pending
+		select {
+		case first = <-s.queue:
+		case <-s.stop:
+			return
+		}
+		group := []*pending{first}
+		n := len(first.events)
+	drain:
+		for n < maxGroupEvents {
+			select {
+			case p := <-s.queue:
+				group = append(group, p)
+				n += len(p.events)
+			default:
+				break drain
+			}
+		}
+		s.commit(group)
+	}
+}
+
+// commit writes a group in one log transaction, then applies it to the
+// other read models, and answers every append of the group.
+func (s *Sink) commit(group []*pending) {
+	if len(group) == 1 {
+		tok, err := s.appendNow(group[0].events)
+		group[0].done <- result{tok, err}
+		return
+	}
+	var all []domain.Event
+	for _, p := range group {
+		all = append(all, p.events...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.applyTimeout)
+	defer cancel()
+	envs, err := s.log.Append(ctx, all)
+	if err != nil {
+		var pe *projections.PoisonError
+		if errors.As(err, &pe) || errors.Is(err, projections.ErrPoison) {
+			// One append's event spoils the group: retry each alone.
+			for _, p := range group {
+				tok, err := s.appendNow(p.events)
+				p.done <- result{tok, err}
+			}
+			return
+		}
+		for _, p := range group {
+			p.done <- result{consistency.Token{}, fmt.Errorf("%w: event log: %v", commands.ErrUnavailable, err)}
+		}
+		return
+	}
+	behind := s.applyOthers(envs)
+	i := 0
+	for _, p := range group {
+		tok := consistency.Token{Source: consistency.EventLogSource}
+		for _, e := range envs[i : i+len(p.events)] {
+			tok.Add(e.Partition, e.Offset)
+		}
+		i += len(p.events)
+		p.done <- result{tok, behind}
+	}
+}
+
+// appendNow appends one command's events in their own transaction.
+func (s *Sink) appendNow(events []domain.Event) (consistency.Token, error) {
 	tok := consistency.Token{Source: consistency.EventLogSource}
+	ctx, cancel := context.WithTimeout(context.Background(), s.applyTimeout)
+	defer cancel()
 	envs, err := s.log.Append(ctx, events)
 	if err != nil {
 		var pe *projections.PoisonError
@@ -77,9 +203,15 @@ func (s *Sink) Append(ctx context.Context, events []domain.Event) (consistency.T
 	for _, e := range envs {
 		tok.Add(e.Partition, e.Offset)
 	}
+	return tok, s.applyOthers(envs)
+}
+
+// applyOthers applies logged events to the other read models; an error
+// says which ones are behind (the catch-up loop will bring them up).
+func (s *Sink) applyOthers(envs []projections.Envelope) error {
 	var behind []error
 	for _, p := range s.others {
-		actx, cancel := context.WithTimeout(ctx, s.applyTimeout)
+		actx, cancel := context.WithTimeout(context.Background(), s.applyTimeout)
 		err := p.Apply(actx, envs)
 		cancel()
 		if err != nil {
@@ -88,9 +220,9 @@ func (s *Sink) Append(ctx context.Context, events []domain.Event) (consistency.T
 	}
 	if len(behind) > 0 {
 		s.wake()
-		return tok, fmt.Errorf("%w: %w: events are in the log and will be applied: %v", commands.ErrUnavailable, ErrReadModelBehind, errors.Join(behind...))
+		return fmt.Errorf("%w: %w: events are in the log and will be applied: %v", commands.ErrUnavailable, ErrReadModelBehind, errors.Join(behind...))
 	}
-	return tok, nil
+	return nil
 }
 
 func (s *Sink) wake() {
