@@ -7,6 +7,7 @@ import (
 	"github.com/somafractalmemory/soma/projections"
 	"github.com/somafractalmemory/soma/projections/embedded"
 	"github.com/somafractalmemory/soma/queries"
+	embq "github.com/somafractalmemory/soma/queries/embedded"
 	pgq "github.com/somafractalmemory/soma/queries/postgres"
 	qdq "github.com/somafractalmemory/soma/queries/qdrant"
 	rdq "github.com/somafractalmemory/soma/queries/redis"
@@ -25,9 +26,9 @@ func (rt *runtime) queryApp(ctx context.Context, models readModels, store *embed
 	roles := map[queries.Role][]string{}
 	add := func(role queries.Role, name string) { roles[role] = append(roles[role], name) }
 
-	var es *embeddedReads
+	var es *embq.ReadModel
 	if store != nil {
-		es = &embeddedReads{store}
+		es = embq.New(store)
 		readers[projections.Embedded] = es
 	}
 	var wake <-chan struct{}
