@@ -14,5 +14,3 @@ var ErrIncompatibleCollection = errors.New("incompatible qdrant collection")
 
 // PoisonError is the one poison error type of every read model.
 type PoisonError = projections.PoisonError
-
-
