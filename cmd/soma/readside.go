@@ -84,6 +84,7 @@ func (rt *runtime) queryApp(ctx context.Context, models readModels, store *embed
 		}
 		wake = ch
 	case es != nil:
+		wake = store.Advanced()
 		deps.Records = append(deps.Records, es)
 		deps.Counters = append(deps.Counters, es)
 		deps.Graph, deps.Ranges, deps.Exporter, deps.History = es, es, es, es

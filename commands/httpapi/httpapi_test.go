@@ -66,7 +66,7 @@ type env struct {
 	sink *sink
 }
 
-func newEnv(t *testing.T, mutate func(*httpx.Config)) env {
+func newEnv(t testing.TB, mutate func(*httpx.Config)) env {
 	t.Helper()
 	s := &sink{}
 	app := commands.NewApplication(commands.Deps{Sink: s, Directory: dir{"default/1": true}, Embedder: embedding.NewHashing(32)})
@@ -85,7 +85,7 @@ func newEnv(t *testing.T, mutate func(*httpx.Config)) env {
 	return env{srv: srv, sink: s}
 }
 
-func (e env) do(t *testing.T, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+func (e env) do(t testing.TB, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
