@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -42,18 +41,6 @@ func newVersionCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), "soma", version)
 			return err
-		},
-	}
-}
-
-var errNotImplemented = errors.New("not implemented yet")
-
-func notYet(use, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:   use,
-		Short: short + " (not implemented yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return fmt.Errorf("%s: %w", use, errNotImplemented)
 		},
 	}
 }

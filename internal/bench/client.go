@@ -124,17 +124,6 @@ func (t *tally) snapshot() map[string]int64 {
 	return out
 }
 
-// total is the number of failures counted.
-func (t *tally) total() int64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var n int64
-	for _, v := range t.m {
-		n += v
-	}
-	return n
-}
-
 // sortedKeys returns the keys of m in order.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -64,18 +64,6 @@ func (r *reader) integer(name string) int {
 	return n
 }
 
-func (r *reader) float(name string) float64 {
-	s := r.str(name)
-	if s == "" {
-		return 0
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s=%q: not a number", name, s))
-	}
-	return f
-}
-
 func (r *reader) boolean(name string) bool {
 	s := strings.ToLower(r.str(name))
 	switch s {

@@ -78,9 +78,16 @@ func EnsureTopic(admin sarama.ClusterAdmin, spec TopicSpec) (TopicState, error) 
 		return TopicState{}, fmt.Errorf("describe topic %s: unexpected metadata (%d topics, error %v)", spec.Name, len(metas), firstErr(metas))
 	}
 	state := TopicState{Partitions: int32(len(metas[0].Partitions))}
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: spec.Name})
+	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: spec.Name}}, sarama.DescribeConfigsOptions{})
 	if err != nil {
 		return state, fmt.Errorf("describe config of topic %s: %w", spec.Name, err)
+	}
+	var entries []sarama.ConfigEntry
+	for _, r := range results {
+		if r.ErrorCode != sarama.ErrNoError {
+			return state, fmt.Errorf("describe config of topic %s: %w: %s", spec.Name, r.ErrorCode, r.ErrorMsg)
+		}
+		entries = append(entries, r.Configs...)
 	}
 	for _, e := range entries {
 		if e.Name != "retention.ms" && e.Name != "retention.bytes" {

@@ -462,8 +462,9 @@ func pointVector(v *qdrant.Vectors) ([]float32, error) {
 	default:
 		return nil, status.Error(codes.InvalidArgument, "Wrong input: point has no vector")
 	}
-	if len(vec.GetData()) > 0 { //nolint:staticcheck // the deprecated form is still accepted by Qdrant
-		return vec.GetData(), nil //nolint:staticcheck
+	//lint:ignore SA1019 the deprecated form is still accepted by Qdrant, so the double accepts it too
+	if data := vec.GetData(); len(data) > 0 {
+		return data, nil
 	}
 	if d := vec.GetDense(); d != nil {
 		return d.GetData(), nil

@@ -20,14 +20,13 @@ import (
 
 // ranked is one point of an exhaustive ranking.
 type ranked struct {
-	key         string
-	cos, norm   float64
-	score       float64
-	typ         string
-	kind        string
-	n           float64
-	hasN        bool
-	inNamespace bool
+	key       string
+	cos, norm float64
+	score     float64
+	typ       string
+	kind      string
+	n         float64
+	hasN      bool
 }
 
 // exhaustive reads every point of ns with its cosine in one request (no
