@@ -609,6 +609,8 @@ export SOMA_TEST_POSTGRES_URL="postgres://postgres@$HOST:$PG_PORT/postgres?sslmo
 export SOMA_TEST_REDIS_URL="redis://$HOST:$REDIS_PORT/0"
 export SOMA_TEST_KAFKA_BROKERS="$HOST:$KAFKA_PORT"
 export SOMA_TEST_KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
+export SOMA_TEST_POSTGRES_DATADIR="$(pg_base)/data"
+export SOMA_TEST_PG_CTL="$PG_BIN/pg_ctl"
 EOF
 	mv "$tmp" "$ENV_FILE"
 }

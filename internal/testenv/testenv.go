@@ -25,6 +25,10 @@ const (
 	// KafkaPIDFileVar names the broker's pid file, for the outage tests
 	// (build tag outage) that pause the broker.
 	KafkaPIDFileVar = "SOMA_TEST_KAFKA_PIDFILE"
+	// PostgresDataDirVar and PgCtlVar let the outage tests stop and start
+	// the test PostgreSQL server.
+	PostgresDataDirVar = "SOMA_TEST_POSTGRES_DATADIR"
+	PgCtlVar           = "SOMA_TEST_PG_CTL"
 	// QdrantURLVar, when set, points suites that have an in-process double
 	// at a real Qdrant instead (never required).
 	QdrantURLVar = "SOMA_TEST_QDRANT_URL"
