@@ -40,8 +40,14 @@ func replayAndCompare(t *testing.T, env map[string]string) {
 	fill(t, s)
 	// Wait for the projections (evented) by reading with the last token.
 	_, _, hdr := call(t, "POST", s.api+"/store", `{"coord":"99","payload":{"text":"last"}}`, map[string]string{"X-Soma-Namespace": "ra"})
-	if code, b, _ := call(t, "GET", s.query+"/stats", "", map[string]string{"X-Soma-Consistency-Token": hdr.Get("X-Soma-Consistency-Token"), "X-Soma-Namespace": "ra"}); code != 200 {
+	// A recall waits for the vectors and the records, stats for the
+	// counters: together every read model has applied the whole history.
+	tok := map[string]string{"X-Soma-Consistency-Token": hdr.Get("X-Soma-Consistency-Token"), "X-Soma-Namespace": "ra"}
+	if code, b, _ := call(t, "GET", s.query+"/stats", "", tok); code != 200 {
 		t.Fatalf("stats: %d %v", code, b)
+	}
+	if code, b, _ := call(t, "POST", s.query+"/recall", `{"query":"last","top_k":1}`, tok); code != 200 {
+		t.Fatalf("recall: %d %v", code, b)
 	}
 	s.cancel()
 	if err := <-s.done; err != nil {
