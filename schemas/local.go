@@ -1,8 +1,8 @@
 package schemas
 
 import (
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 )
 

@@ -15,7 +15,7 @@ import (
 
 // Postgres reads the policies' candidates from the Postgres read model.
 type Postgres struct {
-	pool                          *pgxpool.Pool
+	pool                           *pgxpool.Pool
 	overfull, evictable, decayable string
 }
 
