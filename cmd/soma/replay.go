@@ -210,12 +210,17 @@ func (rt *runtime) directLog(ctx context.Context, codec *schemas.Codec, store *e
 }
 
 func replayFromLog(ctx context.Context, log direct.Log, p projections.Projection, batch int, out io.Writer) (int64, error) {
-	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription(p.Name()),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(200*time.Millisecond))
+	// The length of the event_log is not known up front: report the count
+	// and rate about once a second instead of a bar.
 	var n int64
-	err := direct.CatchUpProgress(ctx, log, p, batch, func(_ int64, k int) { n += int64(k); _ = bar.Add(k) })
-	_ = bar.Finish()
-	fmt.Fprintln(out)
+	start, last := time.Now(), time.Now()
+	err := direct.CatchUpProgress(ctx, log, p, batch, func(applied int64, k int) {
+		n += int64(k)
+		if time.Since(last) >= time.Second {
+			last = time.Now()
+			fmt.Fprintf(out, "%s: %d events (%.0f/s), at sequence %d\n", p.Name(), n, float64(n)/time.Since(start).Seconds(), applied)
+		}
+	})
 	return n, err
 }
 
