@@ -105,6 +105,7 @@ func (rt *runtime) writeSide(ctx context.Context) (*writeSide, error) {
 		}
 		ds := direct.New(ws.models.postgres, others, rt.cfg.HTTP.PublishTimeout, rt.log)
 		sink = ds
+		rt.onClose(ds.Close)
 		ws.jobs = append(ws.jobs, func(ctx context.Context) error { return ds.CatchUp(ctx, 5*time.Second) })
 	}
 	var dir commands.Directory

@@ -138,6 +138,7 @@ func (rt *runtime) serve(ctx context.Context, apiLn, queryLn net.Listener, say f
 		}
 		ds := direct.New(log, others, cfg.HTTP.PublishTimeout, rt.log)
 		sink = ds
+		rt.onClose(ds.Close)
 		jobs = append(jobs, func(ctx context.Context) error { return ds.CatchUp(ctx, 5*time.Second) })
 	}
 
