@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/somafractalmemory/soma/projections"
 	"github.com/somafractalmemory/soma/projections/embedded"
@@ -96,7 +97,10 @@ func (rt *runtime) queryApp(ctx context.Context, models readModels, store *embed
 	for _, r := range []queries.Role{queries.RoleGraph, queries.RoleRanges, queries.RoleExport, queries.RoleHistory} {
 		add(r, canonical)
 	}
-	w, err := queries.NewWaiter(queries.WaiterConfig{Readers: readers, Roles: roles, Wake: wake, Timeout: rt.cfg.HTTP.ConsistencyTimeout})
+	// Only Postgres (and the embedded store) announce new positions; the
+	// other read models are polled, so keep the poll cap short.
+	w, err := queries.NewWaiter(queries.WaiterConfig{Readers: readers, Roles: roles, Wake: wake, Timeout: rt.cfg.HTTP.ConsistencyTimeout,
+		PollMax: 25 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}
