@@ -157,7 +157,7 @@ func (rt *runtime) replay(ctx context.Context, o replayOptions, out io.Writer) e
 			return fmt.Errorf("switch %s: %w", g.name, err)
 		}
 		el := time.Since(start)
-		fmt.Fprintf(out, "%s: %d events in %s (%.0f events/s); now serving %s\n", g.name, n, el.Round(time.Millisecond), float64(n)/el.Seconds(), g.where)
+		fmt.Fprintf(out, "%s: %d events in %s (%.0f events/s); switched: the rebuilt %s now serves\n", g.name, n, el.Round(time.Millisecond), float64(n)/el.Seconds(), g.where)
 		if o.dropOld && g.dropOld != nil {
 			if err := g.dropOld(ctx); err != nil {
 				return fmt.Errorf("drop old %s generation: %w", g.name, err)
