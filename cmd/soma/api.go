@@ -18,6 +18,7 @@ import (
 	"github.com/somafractalmemory/soma/internal/kafkaconf"
 	"github.com/somafractalmemory/soma/projections"
 	"github.com/somafractalmemory/soma/projections/direct"
+	"github.com/somafractalmemory/soma/projections/embedded"
 )
 
 func newAPICmd() *cobra.Command {
@@ -117,28 +118,38 @@ func (rt *runtime) writeSide(ctx context.Context) (*writeSide, error) {
 		ws.checks["postgres"] = func(ctx context.Context) error { _, err := pg.Positions(ctx, rt.cfg.Kafka.Topic); return err }
 	}
 	ws.app = commands.NewApplication(commands.Deps{Sink: sink, Directory: dir, Embedder: emb})
-	if job := rt.policyJob(ctx, ws.app, ws.models); job != nil {
+	if job := rt.policyJob(ctx, ws.app, ws.models, nil); job != nil {
 		ws.jobs = append(ws.jobs, job)
 	}
 	return ws, nil
 }
 
 // policyJob runs eviction and decay when configured, reading candidates
-// from Postgres; nil when there is nothing to run.
-func (rt *runtime) policyJob(ctx context.Context, app *commands.Application, models readModels) func(context.Context) error {
+// from Postgres, else from the embedded store; nil when there is nothing
+// to run.
+func (rt *runtime) policyJob(ctx context.Context, app *commands.Application, models readModels, store *embedded.Store) func(context.Context) error {
 	p := rt.cfg.Policies
-	if (p.MaxMemorySize <= 0 && !p.DecayEnabled) || models.postgres == nil {
+	if p.MaxMemorySize <= 0 && !p.DecayEnabled {
 		return nil
 	}
-	pool, err := rt.postgres(ctx)
-	if err != nil || pool == nil {
+	var reader policies.Reader
+	switch {
+	case models.postgres != nil:
+		pool, err := rt.postgres(ctx)
+		if err != nil || pool == nil {
+			return nil
+		}
+		reader = policies.NewPostgres(pool, rt.cfg.Postgres.Schema)
+	case store != nil:
+		reader = store
+	default:
 		return nil
 	}
 	rules := make([]policies.Rule, len(p.DecayRules))
 	for i, r := range p.DecayRules {
 		rules[i] = policies.Rule{Age: r.Age, Keys: r.Keys}
 	}
-	runner := policies.New(policies.NewPostgres(pool, rt.cfg.Postgres.Schema), app,
+	runner := policies.New(reader, app,
 		policies.Config{MaxMemorySize: p.MaxMemorySize, DecayEnabled: p.DecayEnabled, Rules: rules, Interval: p.PolicyInterval}, rt.log)
 	return runner.Run
 }

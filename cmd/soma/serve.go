@@ -154,7 +154,7 @@ func (rt *runtime) serve(ctx context.Context, apiLn, queryLn net.Listener, say f
 		return err
 	}
 	ws := &writeSide{app: commands.NewApplication(commands.Deps{Sink: sink, Directory: dir, Embedder: emb}), checks: rt.readinessChecks(models, store), models: models}
-	if job := rt.policyJob(ctx, ws.app, models); job != nil {
+	if job := rt.policyJob(ctx, ws.app, models, store); job != nil {
 		jobs = append(jobs, job)
 	}
 	qapp, err := rt.queryApp(ctx, models, store, logCodec)
