@@ -9,6 +9,7 @@ import (
 
 	"github.com/somafractalmemory/soma/domain"
 	ppg "github.com/somafractalmemory/soma/projections/postgres"
+	"github.com/somafractalmemory/soma/queries"
 	"github.com/somafractalmemory/soma/queries/postgres"
 	"github.com/somafractalmemory/soma/schemas"
 )
@@ -125,12 +126,12 @@ func TestHistory(t *testing.T) {
 }
 
 func TestEventFields(t *testing.T) {
-	if postgres.EventFields(nil) != nil {
+	if queries.EventFields(nil) != nil {
 		t.Fatal("nil event has fields")
 	}
 	del := domain.MemoryDeleted{EventMeta: domain.EventMeta{EventID: "e", Namespace: "ns", OccurredAt: t0}, Coordinate: coord(1)}
 	for _, ev := range []domain.Event{del, &del} {
-		got := postgres.EventFields(ev)
+		got := queries.EventFields(ev)
 		if got["coordinate"] == nil || got["actor"] != nil || got["occurred_at"] != "2024-06-01T08:00:00Z" {
 			t.Fatalf("fields of %T = %v", ev, got)
 		}
