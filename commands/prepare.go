@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/somafractalmemory/soma/domain"
 	"github.com/somafractalmemory/soma/internal/embedding"
@@ -43,6 +44,11 @@ func (c *core) prepareStores(ctx context.Context, caller Caller, items []StoreIt
 	for i, it := range items {
 		if it.Payload == nil {
 			add(i, "payload", "must be a JSON object", nil)
+			continue
+		}
+		if hasNUL(it.Payload) {
+			// No read model can keep it (PostgreSQL jsonb refuses \u0000).
+			add(i, "payload", `must not contain the character \u0000`, nil)
 			continue
 		}
 		raw, err := importanceOf(it.Payload)
@@ -132,4 +138,25 @@ func importanceOf(p map[string]any) (*float64, error) {
 		return nil, fmt.Errorf("must be a finite number")
 	}
 	return &f, nil
+}
+
+// hasNUL reports whether a key or string anywhere in v holds a NUL byte.
+func hasNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case []any:
+		for _, x := range v {
+			if hasNUL(x) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(x) {
+				return true
+			}
+		}
+	}
+	return false
 }

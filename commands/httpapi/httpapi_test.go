@@ -125,6 +125,7 @@ func TestCommandErrors(t *testing.T) {
 		{"store_rejects_string_importance", "/store", `{"coord":"1","payload":{"importance":"x"}}`, 422, `"loc":["body","payload","importance"]`},
 		{"store_rejects_wrong_embedding_dimension", "/store", `{"coord":"1","payload":{},"embedding":[1,2]}`, 422, `dimension mismatch`},
 		{"store_rejects_body_over_limit", "/store", big, 413, `Request body too large`},
+		{"store_rejects_nul_characters", "/store", `{"coord":"1","payload":{"text":"a\u0000b"}}`, 422, `"loc":["body","payload"]`},
 		{"bulk_rejects_whole_batch_on_one_bad_coordinate", "/store_bulk", `{"items":[{"coord":"1","payload":{}},{"coord":"x","payload":{}}]}`, 400, `items[1].coord`},
 		{"bulk_rejects_whole_batch_on_one_bad_payload", "/store_bulk", `{"items":[{"coord":"1","payload":{}},{"coord":"2","payload":{"importance":true}}]}`, 422, `"loc":["body","items",1,"payload","importance"]`},
 		{"bulk_requires_items", "/store_bulk", `{}`, 422, `"loc":["body","items"]`},
