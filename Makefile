@@ -61,7 +61,7 @@ dev-down:
 
 ## helm-lint: lint and render the chart (default and production values) with the Helm SDK
 helm-lint:
-	$(GO) test -count=1 -run 'TestChart' ./deploy/deploytest
+	$(GO) test -count=1 -run 'TestChart' ./internal/deploytest
 
 ## lint: go vet and staticcheck
 lint:
