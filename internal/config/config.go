@@ -38,6 +38,9 @@ type Config struct {
 	Kafka      Kafka
 	Registry   Registry
 	Projection Projection
+	// Client is read for the client subcommands (LoadClient reads it
+	// alone, without the service's validation).
+	Client Client
 }
 
 // HTTP settings of both APIs.
@@ -146,6 +149,8 @@ func load(r *reader) (Config, error) {
 		LogLevel:  strings.ToLower(r.str("SOMA_LOG_LEVEL")),
 		LogFormat: strings.ToLower(r.str("SOMA_LOG_FORMAT")),
 	}
+
+	c.Client = loadClient(r)
 
 	c.HTTP = HTTP{
 		APIAddr:            r.str("SOMA_API_ADDR"),

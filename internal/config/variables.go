@@ -21,6 +21,7 @@ const (
 	groupKafka      = "Kafka event log"
 	groupRegistry   = "Schema registry"
 	groupProjection = "Projections"
+	groupClient     = "Command-line client"
 )
 
 // Variables lists every variable, in .env.example order.
@@ -103,6 +104,9 @@ var Variables = []Variable{
 	{Name: "CONSUMER_METRICS_PORT", Default: "8001", Group: groupProjection, Meaning: "port of the projector's /healthz, /readyz and /metrics"},
 	{Name: "SOMA_PROJECTION_BATCH_SIZE", Default: "500", Group: groupProjection, Meaning: "events applied per read-model transaction"},
 	{Name: "SOMA_PROJECTION_BATCH_WAIT", Default: "20ms", Group: groupProjection, Meaning: "longest wait to fill a batch"},
+
+	{Name: "SOMA_URL", Default: "http://127.0.0.1:9595", Group: groupClient, Meaning: "write API base URL of the client subcommands (soma store, recall, …; --url overrides); they also send SOMA_API_TOKEN and SOMA_MEMORY_NAMESPACE when set"},
+	{Name: "SOMA_QUERY_URL", Default: "", Group: groupClient, Meaning: "query API base URL of the client subcommands (empty: SOMA_URL, whose port serves the query routes too under soma serve)"},
 }
 
 var declared = func() map[string]Variable {
