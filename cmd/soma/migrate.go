@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/somafractalmemory/soma/internal/app"
 	pgproj "github.com/somafractalmemory/soma/projections/postgres"
 )
 
@@ -26,9 +27,9 @@ func newMigrateCmd() *cobra.Command {
 			if schema == "" {
 				schema = cfg.Postgres.Schema
 			}
-			rt := newRuntime(cfg)
-			defer rt.close()
-			pool, err := rt.postgres(c.Context())
+			rt := app.New(cfg, version)
+			defer rt.Close()
+			pool, err := rt.Postgres(c.Context())
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func startServe(t *testing.T, env map[string]string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := newRuntime(cfg)
+	rt := New(cfg, "test")
 	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func startServe(t *testing.T, env map[string]string) *stack {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stack{api: "http://" + apiLn.Addr().String(), query: "http://" + queryLn.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- rt.serve(ctx, apiLn, queryLn, nil); rt.close() }()
+	go func() { s.done <- rt.Serve(ctx, apiLn, queryLn, nil); rt.Close() }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func (m readModels) all() []projections.Projection {
 // Postgres event_log bodies (the topic's codec in evented mode, the local
 // codec in direct mode). migrate applies the Postgres migrations first
 // (development convenience; production runs `soma migrate`).
-func (rt *runtime) externalReadModels(ctx context.Context, enc *schemas.Codec, migrate bool) (readModels, error) {
+func (rt *Runtime) externalReadModels(ctx context.Context, enc *schemas.Codec, migrate bool) (readModels, error) {
 	var m readModels
 	pool, err := rt.postgres(ctx)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 // queryApp builds the query use cases over the read models: the external
 // ones where configured, the embedded store (may be nil) for the rest.
-func (rt *runtime) queryApp(ctx context.Context, models readModels, store *embedded.Store, codec *schemas.Codec) (*queries.Application, error) {
+func (rt *Runtime) queryApp(ctx context.Context, models readModels, store *embedded.Store, codec *schemas.Codec) (*queries.Application, error) {
 	emb, err := rt.embedder()
 	if err != nil {
 		return nil, err

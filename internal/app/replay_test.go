@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -60,8 +60,8 @@ func replayAndCompare(t *testing.T, env map[string]string) {
 		t.Fatal(err)
 	}
 	snap := func() snapshot {
-		rt := newRuntime(cfg)
-		defer rt.close()
+		rt := New(cfg, "test")
+		defer rt.Close()
 		codec, err := rt.localCodec()
 		if err != nil {
 			t.Fatal(err)
@@ -76,11 +76,11 @@ func replayAndCompare(t *testing.T, env map[string]string) {
 	if len(before.Records) == 0 || len(before.Links) == 0 {
 		t.Fatalf("nothing to replay: %+v", before)
 	}
-	rt := newRuntime(cfg)
-	if err := rt.replay(context.Background(), replayOptions{projection: "all", dropOld: true, batch: 100}, io.Discard); err != nil {
+	rt := New(cfg, "test")
+	if err := rt.Replay(context.Background(), ReplayOptions{Projection: "all", DropOld: true, Batch: 100}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	rt.close()
+	rt.Close()
 	after := snap()
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("replayed state differs:\nbefore %d records %d links %v %v\nafter  %d records %d links %v %v",

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,13 +18,23 @@ import (
 )
 
 // TestHelperProjector is not a test: the kill test re-executes the test
-// binary with SOMA_HELPER_PROJECTOR=1 to run `soma projector` as a child
+// binary with SOMA_HELPER_PROJECTOR=1 to run the projector (as `soma projector` does) as a child
 // process it can SIGKILL.
 func TestHelperProjector(t *testing.T) {
 	if os.Getenv("SOMA_HELPER_PROJECTOR") != "1" {
 		t.Skip("helper process for TestProjectorKilledAndRestarted")
 	}
-	os.Exit(run(context.Background(), []string{"projector"}))
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := New(cfg, "test")
+	err = rt.RunProjector(context.Background(), fmt.Sprintf(":%d", cfg.Projection.MetricsPort))
+	rt.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(0)
 }
 
 func startProjector(t *testing.T, env map[string]string) *exec.Cmd {
@@ -50,7 +60,7 @@ type snapshot struct {
 	Points  map[string]int64
 }
 
-func takeSnapshot(t *testing.T, rt *runtime, models readModels, namespaces []string) snapshot {
+func takeSnapshot(t *testing.T, rt *Runtime, models readModels, namespaces []string) snapshot {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := rt.postgres(ctx)
@@ -133,8 +143,8 @@ func TestProjectorKilledAndRestarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writer := newRuntime(cfg)
-	defer writer.close()
+	writer := New(cfg, "test")
+	defer writer.Close()
 	codec, err := writer.registryCodec(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -191,13 +201,13 @@ func TestProjectorKilledAndRestarted(t *testing.T) {
 		return env
 	}
 	killedEnv, cleanEnv := variant("k"), variant("c")
-	open := func(env map[string]string) (*runtime, readModels) {
+	open := func(env map[string]string) (*Runtime, readModels) {
 		cfg, err := config.Load(config.MapLookup(env))
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt := newRuntime(cfg)
-		t.Cleanup(rt.close)
+		rt := New(cfg, "test")
+		t.Cleanup(rt.Close)
 		models, err := rt.externalReadModels(ctx, codec, true)
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -26,9 +26,9 @@ import (
 	"github.com/somafractalmemory/soma/schemas"
 )
 
-// runtime builds the parts a subcommand needs from the configuration,
+// Runtime builds the parts a subcommand needs from the configuration,
 // each at most once, and closes them in reverse order.
-type runtime struct {
+type Runtime struct {
 	cfg config.Config
 	log *slog.Logger
 	reg *prometheus.Registry
@@ -40,13 +40,14 @@ type runtime struct {
 	qdrant  *qc.Client
 	emb     embedding.Embedder
 	catalog *schemas.Catalog
+	version string
 }
 
-func newRuntime(cfg config.Config) *runtime {
+func New(cfg config.Config, version string) *Runtime {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gin.SetMode(gin.ReleaseMode)
-	return &runtime{cfg: cfg, log: newLogger(cfg), reg: reg}
+	return &Runtime{cfg: cfg, log: newLogger(cfg), reg: reg, version: version}
 }
 
 func newLogger(cfg config.Config) *slog.Logger {
@@ -66,13 +67,14 @@ func newLogger(cfg config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 }
 
-func (rt *runtime) onClose(f func()) {
+func (rt *Runtime) onClose(f func()) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.closers = append(rt.closers, f)
 }
 
-func (rt *runtime) close() {
+// Close closes everything the runtime opened, in reverse order.
+func (rt *Runtime) Close() {
 	rt.mu.Lock()
 	cs := rt.closers
 	rt.closers = nil
@@ -82,8 +84,14 @@ func (rt *runtime) close() {
 	}
 }
 
+// Postgres returns the pool, or nil when POSTGRES_URL is not set.
+func (rt *Runtime) Postgres(ctx context.Context) (*pgxpool.Pool, error) { return rt.postgres(ctx) }
+
+// Log is the runtime's logger.
+func (rt *Runtime) Log() *slog.Logger { return rt.log }
+
 // postgres returns the pool, or nil when POSTGRES_URL is not set.
-func (rt *runtime) postgres(ctx context.Context) (*pgxpool.Pool, error) {
+func (rt *Runtime) postgres(ctx context.Context) (*pgxpool.Pool, error) {
 	if rt.cfg.Postgres.URL == "" {
 		return nil, nil
 	}
@@ -113,7 +121,7 @@ func (rt *runtime) postgres(ctx context.Context) (*pgxpool.Pool, error) {
 }
 
 // redis returns the client, or nil when Redis is not configured.
-func (rt *runtime) redis(ctx context.Context) (*redis.Client, error) {
+func (rt *Runtime) redis(ctx context.Context) (*redis.Client, error) {
 	if rt.cfg.Redis.URL == "" {
 		return nil, nil
 	}
@@ -140,7 +148,7 @@ func (rt *runtime) redis(ctx context.Context) (*redis.Client, error) {
 }
 
 // qdrantClient returns the client, or nil when Qdrant is not configured.
-func (rt *runtime) qdrantClient() (*qc.Client, error) {
+func (rt *Runtime) qdrantClient() (*qc.Client, error) {
 	q := rt.cfg.Qdrant
 	if q.Host == "" {
 		return nil, nil
@@ -157,7 +165,7 @@ func (rt *runtime) qdrantClient() (*qc.Client, error) {
 	return c, nil
 }
 
-func (rt *runtime) embedder() (embedding.Embedder, error) {
+func (rt *Runtime) embedder() (embedding.Embedder, error) {
 	if rt.emb != nil {
 		return rt.emb, nil
 	}
@@ -172,7 +180,7 @@ func (rt *runtime) embedder() (embedding.Embedder, error) {
 	return emb, nil
 }
 
-func (rt *runtime) schemaCatalog() (*schemas.Catalog, error) {
+func (rt *Runtime) schemaCatalog() (*schemas.Catalog, error) {
 	if rt.catalog == nil {
 		c, err := schemas.BuiltinCatalog()
 		if err != nil {
@@ -186,7 +194,7 @@ func (rt *runtime) schemaCatalog() (*schemas.Catalog, error) {
 // registryCodec prepares the registry (register or resolve the local
 // schemas) and returns the codec of the topic. It refuses to start when
 // the registry rejects a local schema.
-func (rt *runtime) registryCodec(ctx context.Context) (*schemas.Codec, error) {
+func (rt *Runtime) registryCodec(ctx context.Context) (*schemas.Codec, error) {
 	cat, err := rt.schemaCatalog()
 	if err != nil {
 		return nil, err
@@ -210,7 +218,7 @@ func (rt *runtime) registryCodec(ctx context.Context) (*schemas.Codec, error) {
 }
 
 // localCodec frames event_log bodies without a registry.
-func (rt *runtime) localCodec() (*schemas.Codec, error) {
+func (rt *Runtime) localCodec() (*schemas.Codec, error) {
 	cat, err := rt.schemaCatalog()
 	if err != nil {
 		return nil, err
@@ -223,7 +231,7 @@ func (rt *runtime) localCodec() (*schemas.Codec, error) {
 }
 
 // saramaClient connects to Kafka with cfg (from kafkaconf).
-func (rt *runtime) saramaClient(ctx context.Context, cfg *sarama.Config) (sarama.Client, error) {
+func (rt *Runtime) saramaClient(ctx context.Context, cfg *sarama.Config) (sarama.Client, error) {
 	var c sarama.Client
 	err := rt.retry(ctx, "kafka", func(context.Context) error {
 		var err error
@@ -239,7 +247,7 @@ func (rt *runtime) saramaClient(ctx context.Context, cfg *sarama.Config) (sarama
 
 // retry runs f until it succeeds, ctx ends, 60 s pass, or transient says
 // the error is final: services started together come up in any order.
-func (rt *runtime) retry(ctx context.Context, what string, f func(context.Context) error, transient func(error) bool) error {
+func (rt *Runtime) retry(ctx context.Context, what string, f func(context.Context) error, transient func(error) bool) error {
 	deadline := time.Now().Add(60 * time.Second)
 	wait := 250 * time.Millisecond
 	for {
@@ -263,11 +271,11 @@ func (rt *runtime) retry(ctx context.Context, what string, f func(context.Contex
 }
 
 // httpConfig maps the configuration to an API engine's settings.
-func (rt *runtime) httpConfig(service string) httpx.Config {
+func (rt *Runtime) httpConfig(service string) httpx.Config {
 	h := rt.cfg.HTTP
 	c := httpx.DefaultConfig()
 	c.ServiceName = service
-	c.Version = version
+	c.Version = rt.version
 	c.APIToken = h.Token
 	c.ScopedTokens = h.ScopedTokens
 	c.DefaultNamespace = rt.cfg.Namespace
@@ -278,7 +286,7 @@ func (rt *runtime) httpConfig(service string) httpx.Config {
 
 // httpServer builds an API engine with the shared middleware; the rate
 // limiter and idempotency store are shared through Redis when configured.
-func (rt *runtime) httpServer(ctx context.Context, cfg httpx.Config, openapi []byte, checks map[string]httpx.Check) (*httpx.Server, error) {
+func (rt *Runtime) httpServer(ctx context.Context, cfg httpx.Config, openapi []byte, checks map[string]httpx.Check) (*httpx.Server, error) {
 	deps := httpx.Deps{Registry: rt.reg, Logger: rt.log, ReadinessChecks: checks, OpenAPI: openapi}
 	rdb, err := rt.redis(ctx)
 	if err != nil {
@@ -290,7 +298,7 @@ func (rt *runtime) httpServer(ctx context.Context, cfg httpx.Config, openapi []b
 	return httpx.New(cfg, deps)
 }
 
-func (rt *runtime) idempotencyStore(ctx context.Context) (idempotency.Store, error) {
+func (rt *Runtime) idempotencyStore(ctx context.Context) (idempotency.Store, error) {
 	rdb, err := rt.redis(ctx)
 	if err != nil {
 		return nil, err
