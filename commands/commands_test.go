@@ -342,6 +342,47 @@ not json
 			t.Fatal("nothing may be published")
 		}
 	})
+	t.Run("recreates_links_after_records", func(t *testing.T) {
+		f := newFixture(mapDirectory{"ns1/7": true})
+		body := `{"coordinate":[1],"text":"a"}
+{"link":{"from":[1],"to":[2],"type":"cause","weight":0.5,"timestamp":12}}
+{"coordinate":[2],"text":"b"}
+{"link":{"from":[7],"to":[1]}}`
+		res, err := f.app.Import.Handle(context.Background(), commands.ImportMemories{Caller: caller, Body: strings.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Imported != 2 || res.Linked != 2 {
+			t.Fatalf("%+v", res)
+		}
+		evs := f.sink.events()
+		if len(evs) != 4 {
+			t.Fatalf("%d events", len(evs))
+		}
+		l1, ok1 := evs[2].(domain.MemoriesLinked)
+		l2, ok2 := evs[3].(domain.MemoriesLinked)
+		if !ok1 || !ok2 || l1.From.Key() != "1" || l1.To.Key() != "2" || l1.LinkType != "cause" || l1.Weight != 0.5 ||
+			l2.From.Key() != "7" || l2.LinkType != domain.DefaultLinkType || l2.Weight != domain.DefaultLinkWeight {
+			t.Fatalf("links %+v %+v", evs[2], evs[3])
+		}
+	})
+	t.Run("rejects_link_without_source_and_bad_link_lines", func(t *testing.T) {
+		f := newFixture(mapDirectory{})
+		body := `{"coordinate":[1],"text":"a"}
+{"link":{"from":[5],"to":[1]}}
+{"link":{"from":[1],"to":[2],"weight":-1}}`
+		_, err := f.app.Import.Handle(context.Background(), commands.ImportMemories{Caller: caller, Body: strings.NewReader(body), Replace: true})
+		if got := fieldsOf(err); len(got) != 2 || got[0] != "line 2" || got[1] != "line 3" {
+			t.Fatalf("got %v (%v)", got, err)
+		}
+		_, err = f.app.Import.Handle(context.Background(), commands.ImportMemories{Caller: caller, Body: strings.NewReader(`{"link":{"from":[1]}}`), Replace: true})
+		if got := fieldsOf(err); len(got) != 1 || got[0] != "line 1" {
+			t.Fatalf("got %v (%v)", got, err)
+		}
+		if len(f.sink.events()) != 0 {
+			t.Fatal("nothing may be published")
+		}
+	})
 	t.Run("imports_records_and_skips_existing_unless_replace", func(t *testing.T) {
 		f := newFixture(mapDirectory{"ns1/2": true})
 		body := `{"coordinate":[1],"text":"a","memory_type":"semantic","importance_norm":0.9,"timestamp":12}

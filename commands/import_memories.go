@@ -25,7 +25,8 @@ const (
 
 // ImportMemories stores the records of an export (NDJSON: one client
 // record per line — payload keys plus memory_type, coordinate and
-// importance_norm; blank lines skipped).
+// importance_norm; blank lines skipped) and re-creates its edges (lines
+// {"link": {"from", "to", "type", "weight"}}, see domain.ExportLinkKey).
 type ImportMemories struct {
 	Caller
 	Body io.Reader
@@ -42,6 +43,8 @@ type Imported struct {
 	Accepted
 	Imported int
 	Skipped  int
+	// Linked counts the edges re-created.
+	Linked int
 }
 
 // Handle reads and validates every line before publishing anything; a
@@ -49,11 +52,15 @@ type Imported struct {
 // published. Records are then published in chunks of 1000 events; if the
 // log fails mid-way, the error says how many were imported.
 func (h *ImportMemoriesHandler) Handle(ctx context.Context, cmd ImportMemories) (Imported, error) {
-	items, errs := parseImport(cmd.Body)
+	items, links, errs := parseImport(cmd.Body)
 	if len(errs) > 0 {
 		return Imported{}, errs
 	}
 	var res Imported
+	linkEvents, err := h.decideLinks(ctx, cmd.Caller, items, links)
+	if err != nil {
+		return Imported{}, err
+	}
 	if !cmd.Replace && len(items) > 0 {
 		keys := make([]string, len(items))
 		for i, it := range items {
@@ -88,14 +95,80 @@ func (h *ImportMemoriesHandler) Handle(ctx context.Context, cmd ImportMemories) 
 		tok = merge(tok, acc.Token)
 		res.Imported += len(chunk)
 	}
+	for start := 0; start < len(linkEvents); start += importChunk {
+		chunk := linkEvents[start:min(start+importChunk, len(linkEvents))]
+		acc, err := h.c.append(ctx, chunk)
+		if err != nil {
+			return res, fmt.Errorf("after %d records and %d links imported: %w", res.Imported, res.Linked, err)
+		}
+		res.EventIDs = append(res.EventIDs, acc.EventIDs...)
+		tok = merge(tok, acc.Token)
+		res.Linked += len(chunk)
+	}
 	res.Token = tok
 	return res, nil
 }
 
-// parseImport turns NDJSON lines into store items.
-func parseImport(r io.Reader) ([]StoreItem, domain.ValidationErrors) {
+// importLink is one edge line of an import.
+type importLink struct {
+	line int
+	link domain.LinkMemories
+}
+
+// decideLinks validates the edge lines before anything is published: each
+// source must be one of the imported records or an existing memory (as
+// for POST /link); a bad line is reported by its number.
+func (h *ImportMemoriesHandler) decideLinks(ctx context.Context, caller Caller, items []StoreItem, links []importLink) ([]domain.Event, error) {
+	if len(links) == 0 {
+		return nil, nil
+	}
+	imported := make(map[string]bool, len(items))
+	for _, it := range items {
+		imported[it.Coordinate.Key()] = true
+	}
+	var ask []string
+	for _, l := range links {
+		if k := l.link.From.Key(); !imported[k] {
+			ask = append(ask, k)
+		}
+	}
+	found := map[string]bool{}
+	if len(ask) > 0 {
+		var err error
+		if found, err = h.c.existing(ctx, caller.Namespace, ask); err != nil {
+			return nil, err
+		}
+	}
+	var errs domain.ValidationErrors
+	events := make([]domain.Event, 0, len(links))
+	for _, l := range links {
+		field := fmt.Sprintf("line %d", l.line)
+		if k := l.link.From.Key(); !imported[k] && !found[k] {
+			if len(errs) < maxLineErrors {
+				errs = append(errs, domain.ValidationError{Field: field, Message: "link source " + l.link.From.String() + " is neither imported nor stored", Err: domain.ErrMemoryNotFound})
+			}
+			continue
+		}
+		e, err := domain.DecideLink(h.c.meta(caller), l.link)
+		if err != nil {
+			if len(errs) < maxLineErrors {
+				errs = append(errs, domain.ValidationError{Field: field, Message: err.Error(), Err: err})
+			}
+			continue
+		}
+		events = append(events, e)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return events, nil
+}
+
+// parseImport turns NDJSON lines into store items and edges.
+func parseImport(r io.Reader) ([]StoreItem, []importLink, domain.ValidationErrors) {
 	var (
 		items []StoreItem
+		links []importLink
 		errs  domain.ValidationErrors
 	)
 	sc := bufio.NewScanner(r)
@@ -105,6 +178,16 @@ func parseImport(r io.Reader) ([]StoreItem, domain.ValidationErrors) {
 		line++
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
+			continue
+		}
+		if l, ok, err := parseLink(b); ok || err != nil {
+			if err != nil {
+				if len(errs) < maxLineErrors {
+					errs = append(errs, domain.ValidationError{Field: fmt.Sprintf("line %d", line), Message: err.Error(), Err: err})
+				}
+				continue
+			}
+			links = append(links, importLink{line: line, link: l})
 			continue
 		}
 		it, err := parseRecord(b)
@@ -123,7 +206,37 @@ func parseImport(r io.Reader) ([]StoreItem, domain.ValidationErrors) {
 		}
 		errs = append(errs, domain.ValidationError{Field: fmt.Sprintf("line %d", line+1), Message: msg, Err: err})
 	}
-	return items, errs
+	return items, links, errs
+}
+
+// parseLink reads an edge line ({"link": {...}} and nothing else); ok is
+// false for any other line (a record).
+func parseLink(b []byte) (domain.LinkMemories, bool, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil || len(probe) != 1 {
+		return domain.LinkMemories{}, false, nil
+	}
+	raw, ok := probe[domain.ExportLinkKey]
+	if !ok {
+		return domain.LinkMemories{}, false, nil
+	}
+	var edge struct {
+		From   *domain.Coordinate `json:"from"`
+		To     *domain.Coordinate `json:"to"`
+		Type   string             `json:"type"`
+		Weight *float64           `json:"weight"`
+	}
+	if err := json.Unmarshal(raw, &edge); err != nil {
+		return domain.LinkMemories{}, true, fmt.Errorf("link: %v", err)
+	}
+	if edge.From == nil || edge.To == nil {
+		return domain.LinkMemories{}, true, errors.New("link: from and to are required")
+	}
+	w := domain.DefaultLinkWeight
+	if edge.Weight != nil {
+		w = *edge.Weight
+	}
+	return domain.LinkMemories{From: *edge.From, To: *edge.To, Type: edge.Type, Weight: w}, true, nil
 }
 
 // parseRecord reads one exported record: system fields are taken out of

@@ -68,3 +68,24 @@ func NormalizeLinkType(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// ExportLinkKey is the single key of an edge line in an export (NDJSON):
+// {"link": {"from": [..], "to": [..], "type": .., "weight": .., "timestamp": ..}}.
+// An exported record always carries its coordinate, so a line whose only
+// key is "link" is never a record.
+const ExportLinkKey = "link"
+
+// ExportLine is the edge as an export line (see ExportLinkKey); timestamp
+// is epoch seconds.
+func (l Link) ExportLine() map[string]any {
+	edge := map[string]any{
+		"from":   l.From.Values(),
+		"to":     l.To.Values(),
+		"type":   l.Type,
+		"weight": l.Weight,
+	}
+	if !l.CreatedAt.IsZero() {
+		edge["timestamp"] = float64(l.CreatedAt.UnixMicro()) / 1e6
+	}
+	return map[string]any{ExportLinkKey: edge}
+}

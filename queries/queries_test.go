@@ -528,6 +528,37 @@ func TestGetMemoryExportHistory(t *testing.T) {
 			t.Fatalf("%v after %d", err, n)
 		}
 	})
+	t.Run("export_with_links_emits_every_edge_after_its_source", func(t *testing.T) {
+		g := newFixture(t, nil)
+		seedRecall(g)
+		g.st.link(ns, coord(1), coord(2), "related", 1)
+		g.st.link(ns, coord(1), coord(42), "cause", 0.5) // target need not exist
+		g.st.link(ns, coord(3), coord(1), "related", 2)
+		g.st.link("other", coord(9), coord(9), "self", 1)
+		var seq []string
+		err := g.app.Export.Handle(context.Background(), queries.Export{Caller: caller(), Links: func(l domain.Link) error {
+			seq = append(seq, "link:"+l.From.Key()+">"+l.To.Key()+"/"+l.Type)
+			return nil
+		}}, func(m domain.Memory) error {
+			seq = append(seq, "mem:"+m.Coordinate.Key())
+			return nil
+		})
+		want := "mem:1 mem:2 mem:3 mem:4 mem:5 link:1>2/related link:1>42/cause link:3>1/related"
+		if err != nil || strings.Join(seq, " ") != want {
+			t.Fatalf("got %v %v", seq, err)
+		}
+	})
+	t.Run("export_without_links_needs_no_graph", func(t *testing.T) {
+		g := newFixture(t, func(d *queries.Deps) { d.Graph = nil })
+		seedRecall(g)
+		if err := g.app.Export.Handle(context.Background(), queries.Export{Caller: caller()}, func(domain.Memory) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		err := g.app.Export.Handle(context.Background(), queries.Export{Caller: caller(), Links: func(domain.Link) error { return nil }}, func(domain.Memory) error { return nil })
+		if !errors.Is(err, queries.ErrNotConfigured) {
+			t.Fatalf("got %v", err)
+		}
+	})
 	t.Run("history_limit_bounds", func(t *testing.T) {
 		_, err := f.app.History.Handle(context.Background(), queries.History{Caller: caller(), Coordinate: coord(1), Limit: 0})
 		wantValidation(t, err, "limit")

@@ -346,5 +346,5 @@ func (h *handlers) importMemories(c *gin.Context) {
 		return
 	}
 	h.count(c, res.Imported)
-	accepted(c, res.Token, gin.H{"imported": res.Imported, "skipped": res.Skipped, "event_ids": res.EventIDs})
+	accepted(c, res.Token, gin.H{"imported": res.Imported, "skipped": res.Skipped, "linked": res.Linked, "event_ids": res.EventIDs})
 }

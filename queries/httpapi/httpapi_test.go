@@ -406,6 +406,35 @@ func TestExport(t *testing.T) {
 			}
 		}
 	})
+	t.Run("links_true_adds_edge_lines_that_import_recreates", func(t *testing.T) {
+		recs := e.world.sorted(ns)
+		e.world.link(ns, recs[0].Coordinate, recs[1].Coordinate, "cause", 0.25)
+		w := e.do(t, "GET", "/export?links=true", "")
+		lines := strings.Split(strings.TrimSuffix(w.Body.String(), "\n"), "\n")
+		if w.Code != 200 || len(lines) < 4 || !strings.HasPrefix(lines[len(lines)-1], `{"link":{`) || !strings.Contains(w.Body.String(), `"type":"cause","weight":0.25}}`) {
+			t.Fatalf("%d %q", w.Code, lines)
+		}
+		sink := &importSink{}
+		app := commands.NewApplication(commands.Deps{Sink: sink, Embedder: embedding.NewHashing(8)})
+		res, err := app.Import.Handle(context.Background(), commands.ImportMemories{
+			Caller: commands.Caller{Namespace: "fresh"}, Body: bytes.NewReader(w.Body.Bytes()), Replace: true,
+		})
+		if err != nil || res.Imported != len(recs) || res.Linked < 1 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		found := false
+		for _, ev := range sink.events {
+			if l, ok := ev.(domain.MemoriesLinked); ok && l.From.Equal(recs[0].Coordinate) && l.To.Equal(recs[1].Coordinate) && l.LinkType == "cause" && l.Weight == 0.25 {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("edge not re-created: %+v", sink.events)
+		}
+		if w := e.do(t, "GET", "/export?links=maybe", ""); w.Code != 422 && w.Code != 400 {
+			t.Fatalf("links=maybe: %d %s", w.Code, w.Body.String())
+		}
+	})
 	t.Run("empty_namespace_is_empty_stream", func(t *testing.T) {
 		w := e.do(t, "GET", "/export", "", httpx.HeaderNamespace, "nobody")
 		if w.Code != 200 || w.Body.Len() != 0 || w.Header().Get("Content-Type") != httpapi.ContentTypeNDJSON {

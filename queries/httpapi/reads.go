@@ -163,7 +163,8 @@ func (h *handlers) history(c *gin.Context) {
 }
 
 // export streams every record of the namespace as NDJSON, one client
-// record per line (the format POST /import of the write API reads),
+// record per line (the format POST /import of the write API reads) and,
+// with links=true, every edge as a {"link": {...}} line,
 // flushing every ExportFlushEvery records. Memory use does not grow with
 // the namespace. Headers are sent with the first record, so errors before
 // it get a normal status; an error after it aborts the connection, so a
@@ -186,7 +187,26 @@ func (h *handlers) export(c *gin.Context) {
 	enc := json.NewEncoder(c.Writer)
 	enc.SetEscapeHTML(false)
 	n := 0
-	err := h.app.Export.Handle(c.Request.Context(), queries.Export{Caller: caller}, func(m domain.Memory) error {
+	q := queries.Export{Caller: caller}
+	switch c.Query("links") {
+	case "", "false", "0":
+	case "true", "1":
+		q.Links = func(l domain.Link) error {
+			start()
+			if err := enc.Encode(l.ExportLine()); err != nil {
+				return err
+			}
+			n++
+			if n%h.opts.ExportFlushEvery == 0 {
+				c.Writer.Flush()
+			}
+			return nil
+		}
+	default:
+		h.fail(c, domain.ValidationErrors{{Field: "links", Message: "must be true or false"}}, inQuery)
+		return
+	}
+	err := h.app.Export.Handle(c.Request.Context(), q, func(m domain.Memory) error {
 		start()
 		if err := enc.Encode(m.Record()); err != nil {
 			return err
