@@ -68,14 +68,17 @@ type Memory interface {
 	// Stats counts the namespace's memories.
 	Stats(ctx context.Context) (Stats, error)
 
-	// Export writes every record of the namespace to w as NDJSON (one
-	// Record per line, the format Import reads) and returns how many it
-	// wrote.
+	// Export writes every record of the namespace to w as NDJSON, the
+	// format Import reads, and returns how many records it wrote: first
+	// one Record per line, then one LinkLine ({"link": {"from", "to",
+	// "type", "weight"}}) per edge, by source in record order and per
+	// source in insertion order.
 	Export(ctx context.Context, w io.Writer) (int, error)
-	// Import stores the NDJSON records read from r. Without replace,
-	// records whose coordinate already holds a memory are skipped.
-	// Blank lines are skipped; a malformed line is ErrInvalid naming its
-	// line number.
+	// Import stores the NDJSON records read from r, then links its link
+	// lines (always: re-linking replaces an edge with the same values).
+	// Without replace, records whose coordinate already holds a memory are
+	// skipped. Blank lines are skipped; a malformed line is ErrInvalid
+	// naming its line number.
 	Import(ctx context.Context, r io.Reader, replace bool) (ImportResult, error)
 
 	// Close releases the implementation's resources.
@@ -359,7 +362,8 @@ const DefaultLinkType = "related"
 type NeighborsOptions struct {
 	// Type keeps only edges of this type; "" keeps all.
 	Type string
-	// Limit caps the number of edges; 0 means the service default (10).
+	// Limit caps the number of edges; 0 means the service default (1000,
+	// capped at 10000).
 	Limit int
 }
 
@@ -412,4 +416,6 @@ type ImportResult struct {
 	// without replace).
 	Imported int `json:"imported"`
 	Skipped  int `json:"skipped"`
+	// Links is how many link lines were linked.
+	Links int `json:"links"`
 }
