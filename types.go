@@ -69,16 +69,17 @@ type Memory interface {
 	Stats(ctx context.Context) (Stats, error)
 
 	// Export writes every record of the namespace to w as NDJSON, the
-	// format Import reads, and returns how many records it wrote: first
-	// one Record per line, then one LinkLine ({"link": {"from", "to",
-	// "type", "weight"}}) per edge, by source in record order and per
-	// source in insertion order.
+	// format Import reads, and returns how many records it wrote: one
+	// Record per line, ordered by coordinate, and one LinkLine ({"link":
+	// {"from", "to", "type", "weight", "timestamp"}}) per edge, each after
+	// the record of its source (per source in insertion order).
 	Export(ctx context.Context, w io.Writer) (int, error)
-	// Import stores the NDJSON records read from r, then links its link
-	// lines (always: re-linking replaces an edge with the same values).
-	// Without replace, records whose coordinate already holds a memory are
-	// skipped. Blank lines are skipped; a malformed line is ErrInvalid
-	// naming its line number.
+	// Import stores the NDJSON records read from r and re-creates the
+	// edges of its link lines (a link's source must be one of the records
+	// or an existing memory). Without replace, records whose coordinate
+	// already holds a memory are skipped; link lines are always applied
+	// (re-linking replaces the edge). Blank lines are skipped; a malformed
+	// line is ErrInvalid naming its line number.
 	Import(ctx context.Context, r io.Reader, replace bool) (ImportResult, error)
 
 	// Close releases the implementation's resources.
@@ -416,6 +417,26 @@ type ImportResult struct {
 	// without replace).
 	Imported int `json:"imported"`
 	Skipped  int `json:"skipped"`
-	// Links is how many link lines were linked.
-	Links int `json:"links"`
+	// Links is how many edges were re-created.
+	Links int `json:"linked"`
+}
+
+// KeyLink is the single key of a link line in an export; a record line
+// always has a "coordinate" key, so it is never a link line.
+const KeyLink = "link"
+
+// LinkLine is the NDJSON line of an edge in an export: {"link": {...}}.
+type LinkLine struct {
+	Link ExportedLink `json:"link"`
+}
+
+// ExportedLink is one edge in an export.
+type ExportedLink struct {
+	From   Coordinate `json:"from"`
+	To     Coordinate `json:"to"`
+	Type   string     `json:"type"`
+	Weight float64    `json:"weight"`
+	// Timestamp is when the edge was linked (epoch seconds); Import
+	// ignores it (the re-created edge is linked now).
+	Timestamp *float64 `json:"timestamp,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,10 +25,19 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
+	return runWith(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// runWith runs the command line with the given standard streams and
+// returns the exit code.
+func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(stderr, "error:", err)
 		var ue usageError
 		if errors.As(err, &ue) {
 			return exitUsage

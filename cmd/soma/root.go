@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newSchemasCmd(),
 		newMigrateCmd(),
 	)
+	root.AddCommand(newClientCmds()...)
 	return root
 }
 
