@@ -159,6 +159,9 @@ func NewCodec(catalog *Catalog, source SchemaSource) (*Codec, error) {
 		latest := vs[len(vs)-1]
 		r := &readerSchema{event: ref.Event, schema: latest.Schema}
 		if ref.Version != latest.Number {
+			if err := checkSkippedFields(latest.Schema, vs[ref.Version-1].Schema); err != nil {
+				return nil, fmt.Errorf("schemas: %s v%d cannot read v%d: %w", ref.Event, latest.Number, ref.Version, err)
+			}
 			resolved, err := avro.NewSchemaCompatibility().Resolve(latest.Schema, vs[ref.Version-1].Schema)
 			if err != nil {
 				return nil, fmt.Errorf("schemas: %s v%d cannot read v%d: %w", ref.Event, latest.Number, ref.Version, err)
@@ -334,10 +337,87 @@ func (c *Codec) resolveWriter(id int, text string) (*readerSchema, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: schema id %d is %s, which this catalog does not read", ErrUnknownSchemaID, id, event)
 	}
+	if err := checkSkippedFields(latest.Schema, writer); err != nil {
+		return nil, fmt.Errorf("%w: schema id %d (%s) cannot be read by local v%d: %v", ErrIncompatibleSchema, id, event, latest.Number, err)
+	}
 	// A fresh checker: its verdict cache ignores defaults.
 	resolved, err := avro.NewSchemaCompatibility().Resolve(latest.Schema, writer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema id %d (%s) cannot be read by local v%d: %v", ErrIncompatibleSchema, id, event, latest.Number, err)
 	}
 	return &readerSchema{event: event, schema: resolved}, nil
+}
+
+// checkSkippedFields refuses a writer record whose fields unknown to the
+// reader record hold an array or a map, at any depth. The decoder skips
+// such fields, and the Avro library's skip loops trust the block count
+// on the wire without checking for the end of input: one message
+// declaring 2^62 items would pin a CPU for ever (GO-2026-5046, no fixed
+// release of github.com/hamba/avro/v2). Arrays and maps the reader knows
+// are decoded, not skipped, and stay bounded by MaxSliceAllocSize; no
+// catalog record has a map (GO-2026-5048, unbounded map growth).
+// Fields of records present on both sides are checked recursively.
+func checkSkippedFields(reader, writer avro.Schema) error {
+	rr, ok := unref(reader).(*avro.RecordSchema)
+	if !ok {
+		return nil
+	}
+	wr, ok := unref(writer).(*avro.RecordSchema)
+	if !ok {
+		return nil
+	}
+	known := map[string]*avro.Field{}
+	for _, f := range rr.Fields() {
+		known[f.Name()] = f
+		for _, a := range f.Aliases() {
+			known[a] = f
+		}
+	}
+	for _, wf := range wr.Fields() {
+		rf, ok := known[wf.Name()]
+		if !ok {
+			if hasBlocks(wf.Type(), map[string]bool{}) {
+				return fmt.Errorf("field %s.%s holds an array or a map that this reader would have to skip (unbounded in the Avro library)", wr.FullName(), wf.Name())
+			}
+			continue
+		}
+		if err := checkSkippedFields(rf.Type(), wf.Type()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasBlocks reports whether s is or contains an array or a map. seen
+// holds the named records already visited (recursive types).
+func hasBlocks(s avro.Schema, seen map[string]bool) bool {
+	switch s := unref(s).(type) {
+	case *avro.ArraySchema, *avro.MapSchema:
+		return true
+	case *avro.UnionSchema:
+		for _, t := range s.Types() {
+			if hasBlocks(t, seen) {
+				return true
+			}
+		}
+	case *avro.RecordSchema:
+		if seen[s.FullName()] {
+			return false
+		}
+		seen[s.FullName()] = true
+		for _, f := range s.Fields() {
+			if hasBlocks(f.Type(), seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unref returns the schema a reference to a named type stands for.
+func unref(s avro.Schema) avro.Schema {
+	if r, ok := s.(*avro.RefSchema); ok {
+		return r.Schema()
+	}
+	return s
 }
