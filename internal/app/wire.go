@@ -87,6 +87,9 @@ func (rt *Runtime) Close() {
 // Postgres returns the pool, or nil when POSTGRES_URL is not set.
 func (rt *Runtime) Postgres(ctx context.Context) (*pgxpool.Pool, error) { return rt.postgres(ctx) }
 
+// SetLogger replaces the runtime's logger; call it before building anything.
+func (rt *Runtime) SetLogger(l *slog.Logger) { rt.log = l }
+
 // Log is the runtime's logger.
 func (rt *Runtime) Log() *slog.Logger { return rt.log }
 
