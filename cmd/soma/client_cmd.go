@@ -406,6 +406,9 @@ the value is JSON when it parses (3, true, "3") and text otherwise.`,
 			if err != nil {
 				return err
 			}
+			if topK < 1 {
+				return usageError{fmt.Errorf("--top-k %d: want 1..1000", topK)}
+			}
 			req := soma.RecallRequest{Query: query, TopK: topK, Type: t}
 			for _, f := range filters {
 				k, v, ok := strings.Cut(f, "=")
