@@ -730,7 +730,11 @@ func (c *Client) ImportWithOptions(ctx context.Context, r io.Reader, opts Import
 		var ans ImportResult
 		err := c.call(ctx, request{method: http.MethodPost, write: true, path: routeImport, query: q, body: bytes.NewReader(chunk.Bytes()), contentType: contentTypeNDJSON}, &ans)
 		if err != nil {
-			shiftLines(err, prog.Lines)
+			if ae := shiftLines(err, prog.Lines); ae != nil {
+				// Wrapped anew: the first message was rendered before the
+				// shift.
+				err = fmt.Errorf("POST %s: %w", routeImport, ae)
+			}
 			if prog.Lines > 0 {
 				return fmt.Errorf("import: after %d records and %d links imported: %w", res.Imported, res.Links, err)
 			}
@@ -784,15 +788,16 @@ func (c *Client) ImportWithOptions(ctx context.Context, r io.Reader, opts Import
 
 // shiftLines adds offset to the line numbers of a 422 answer's field
 // errors (loc ["body","line",n]), so they count from the whole input's
-// start rather than the chunk's.
-func shiftLines(err error, offset int) {
+// start rather than the chunk's, and returns the answer it changed (nil
+// when there was nothing to change).
+func shiftLines(err error, offset int) *APIError {
 	var ae *APIError
 	if offset == 0 || !errors.As(err, &ae) {
-		return
+		return nil
 	}
 	list, ok := ae.Detail.([]any)
 	if !ok {
-		return
+		return nil
 	}
 	for _, item := range list {
 		fe, ok := item.(map[string]any)
@@ -814,4 +819,5 @@ func shiftLines(err error, offset int) {
 			}
 		}
 	}
+	return ae
 }
