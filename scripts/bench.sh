@@ -7,7 +7,20 @@
 # direct writes to Postgres + Redis + embedded vectors and Kafka when a
 # registry URL is given in SOMA_BENCH_REGISTRY_URL).
 # Results go to bench-results/ as JSON, with a summary on stdout.
+#
+# Usage: scripts/bench.sh   (no arguments; BENCH_OUT changes the output dir)
 set -euo pipefail
+case ${1:-} in
+-h | --help)
+	sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"
+	exit 0
+	;;
+"") ;;
+*)
+	echo "usage: ${0##*/} [--help]   (no arguments; see --help)" >&2
+	exit 2
+	;;
+esac
 cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-bench-results}
 mkdir -p "$out"
@@ -23,7 +36,7 @@ run_serve() { # name, env...
 	local name=$1; shift
 	local api qry dir pid
 	api=$(port); qry=$(port); dir=$(mktemp -d)
-	env "$@" SOMA_DATA_DIR="$dir" SOMA_API_ADDR=127.0.0.1:$api SOMA_QUERY_ADDR=127.0.0.1:$qry \
+	env "$@" SOMA_DATA_DIR="$dir" SOMA_API_ADDR="127.0.0.1:$api" SOMA_QUERY_ADDR="127.0.0.1:$qry" \
 		SOMA_RATE_LIMIT_MAX=0 SOMA_LOG_LEVEL=warn bin/soma serve >"$out/$name-serve.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -44,7 +57,10 @@ run_serve() { # name, env...
 
 run_serve embedded
 if [ -f .test-services/env ]; then
-	set -a; . .test-services/env; set +a
+	set -a
+	# shellcheck disable=SC1091 # written by scripts/test-services.sh up
+	. .test-services/env
+	set +a
 	run_serve postgres-redis POSTGRES_URL="$SOMA_TEST_POSTGRES_URL" SOMA_POSTGRES_SCHEMA=bench_$$ \
 		REDIS_URL="$SOMA_TEST_REDIS_URL" SOMA_REDIS_PREFIX=bench$$
 fi

@@ -121,7 +121,9 @@ child_pids() {
 	done
 }
 
-read_pid() { [[ -f $1 ]] && head -n1 "$1" | tr -d '[:space:]' || true; }
+read_pid() {
+	if [[ -f $1 ]]; then head -n1 "$1" | tr -d '[:space:]'; fi
+}
 
 rss_mib() {
 	awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
@@ -226,8 +228,9 @@ ensure_packages() {
 
 	local major
 	major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2 }')
-	[[ ${major%%.*} =~ ^[0-9]+$ ]] && ((${major%%.*} >= 17)) ||
+	if ! [[ ${major%%.*} =~ ^[0-9]+$ ]] || ((${major%%.*} < 17)); then
 		die "Kafka $KAFKA_VERSION needs Java 17 or newer; java on PATH is '${major:-unknown}'"
+	fi
 }
 
 kafka_home() { printf '%s' "$CACHE/kafka-$KAFKA_VERSION"; }
@@ -516,7 +519,6 @@ EOF
 # background; kafka_wait_ready then waits for it.
 kafka_launch() {
 	KAFKA_T0=$(now)
-	KAFKA_LAUNCHED=0
 	local pid
 	if pid=$(kafka_pid); then
 		log "kafka: already running (pid $pid) on $HOST:$KAFKA_PORT"
@@ -538,13 +540,12 @@ kafka_launch() {
 	fi
 	# setsid: the broker must not die with the terminal or make's process
 	# group; the pid file names the java process itself (exec).
-	# shellcheck disable=SC2086 # KAFKA_HEAP is a list of JVM flags
+	# shellcheck disable=SC2086,SC2016 # KAFKA_HEAP is a list of JVM flags; $$ is the inner bash's
 	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$KAFKA_DIR/kafka.pid" \
 		java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
 		-Djava.awt.headless=true -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
 		-cp "$home/libs/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
 		>"$KAFKA_DIR/kafka.log" 2>&1 </dev/null 8>&- 9>&- &
-	KAFKA_LAUNCHED=1
 	STARTED+=(kafka)
 	log "kafka: launched Kafka $KAFKA_VERSION (cluster id $cluster_id), waiting for it in the background"
 }
@@ -708,8 +709,15 @@ usage() {
 	exit 2
 }
 
+help() {
+	echo "Usage: ${0##*/} up|down|status"
+	echo
+	sed -n '4,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"
+}
+
 [[ $# -eq 1 ]] || usage
 case $1 in
+-h | --help) help ;;
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;

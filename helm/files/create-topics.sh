@@ -12,7 +12,21 @@
 #   event topic as it is), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
 #   KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION,
 #   KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION
+#
+# Usage: create-topics.sh   (no arguments: settings come from the environment)
 set -euo pipefail
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"
+    exit 0
+    ;;
+  "") ;;
+  *)
+    echo "usage: ${0##*/} [--help]   (no arguments: settings come from the environment)" >&2
+    exit 2
+    ;;
+esac
 
 : "${KAFKA_BOOTSTRAP_SERVERS:?KAFKA_BOOTSTRAP_SERVERS is required}"
 events=${KAFKA_MEMORY_EVENTS_TOPIC:-memory.events}
