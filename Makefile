@@ -4,7 +4,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-unit services-up services-down lint fmt schemas-check bench clean image dev-up dev-down helm-lint
+.PHONY: all build run test test-unit services-up services-down lint fmt schemas-check bench clean image dev-up dev-down helm-lint \
+	stack-up sandbox-up sandbox-down kind-create kind-load helm-install kind-up kind-forward kind-forward-stop kind-ci kind-delete lint-shell
 
 all: build
 
@@ -52,12 +53,85 @@ image:
 
 ## dev-up: Redpanda, Apicurio, Postgres, Qdrant, Redis on 127.0.0.1 (for soma from source), then the topics
 dev-up:
-	docker compose -f docker-compose.dev.yml up -d --wait redpanda apicurio postgres qdrant redis
-	docker compose -f docker-compose.dev.yml run --rm topic-init
+	scripts/start_stack.sh evented_enterprise
 
-## dev-down: stop them (data stays in the soma-dev volumes)
+## dev-down: stop every soma-dev container, sandbox included (data stays in the soma-dev volumes)
 dev-down:
-	docker compose -f docker-compose.dev.yml down
+	docker compose -f docker-compose.dev.yml --profile '*' down
+
+STACK_MODE ?= development
+
+## stack-up: the services MEMORY_MODE=$(STACK_MODE) needs (development|evented_enterprise|cloud_managed|test;
+##           BROKER=1 adds Redpanda and Apicurio to development); see scripts/start_stack.sh --help
+stack-up:
+	scripts/start_stack.sh $(STACK_MODE) $(if $(BROKER),--with-broker)
+
+## sandbox-up: soma serve in test mode on http://127.0.0.1:8888 (a throwaway store, never real data)
+sandbox-up:
+	docker compose -f docker-compose.dev.yml --profile sandbox up -d --build --wait sandbox
+
+## sandbox-down: stop and remove the sandbox (its memories go with it)
+sandbox-down:
+	docker compose -f docker-compose.dev.yml --profile sandbox rm --stop --force sandbox
+
+KIND ?= kind
+HELM ?= helm
+KIND_CLUSTER ?= soma
+KUBE_CONTEXT ?= kind-$(KIND_CLUSTER)
+HELM_RELEASE ?= soma
+HELM_NAMESPACE ?= soma
+# Extra helm arguments, e.g. HELM_ARGS='-f my-values.yaml'.
+HELM_ARGS ?=
+
+## kind-create: a local cluster from helm/kind-config.yaml (kept when it exists)
+kind-create:
+	@if $(KIND) get clusters | grep -qx '$(KIND_CLUSTER)'; then \
+	  echo "kind cluster $(KIND_CLUSTER) exists"; \
+	else \
+	  $(KIND) create cluster --name $(KIND_CLUSTER) --config helm/kind-config.yaml --wait 120s; \
+	fi
+
+## kind-load: build the image $(IMAGE):$(VERSION) and load it into the kind nodes
+kind-load: image
+	$(KIND) load docker-image $(IMAGE):$(VERSION) --name $(KIND_CLUSTER)
+
+## helm-install: install or upgrade the chart (development values) on the kind cluster, with the loaded image
+helm-install:
+	$(HELM) upgrade --install $(HELM_RELEASE) ./helm --kube-context $(KUBE_CONTEXT) \
+	  --namespace $(HELM_NAMESPACE) --create-namespace \
+	  --set image.tag=$(VERSION) --set image.pullPolicy=Never --wait --timeout 10m $(HELM_ARGS)
+
+## kind-up: kind-create, kind-load and helm-install, in that order
+kind-up:
+	$(MAKE) kind-create
+	$(MAKE) kind-load
+	$(MAKE) helm-install
+
+## kind-forward: the write API on localhost:9595 and the query API on :9596, in the background
+kind-forward:
+	scripts/port_forward_api.sh start --context $(KUBE_CONTEXT) --namespace $(HELM_NAMESPACE) --release $(HELM_RELEASE)
+
+## kind-forward-stop: stop the port-forwards
+kind-forward-stop:
+	scripts/port_forward_api.sh stop
+
+## kind-ci: wait for the pods, forward the ports, run the live end-to-end tests (names the failing component)
+kind-ci:
+	scripts/run_ci.sh --context $(KUBE_CONTEXT) --namespace $(HELM_NAMESPACE) --release $(HELM_RELEASE)
+
+## kind-delete: stop the port-forwards and delete the cluster
+kind-delete:
+	scripts/port_forward_api.sh stop
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
+
+## lint-shell: shellcheck every script (installs the Debian package shellcheck when missing)
+lint-shell:
+	@command -v shellcheck >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "shellcheck is missing: apt-get install shellcheck (needs root)" >&2; exit 1; fi; \
+	  echo "installing shellcheck (apt-get)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck >/dev/null; }
+	shellcheck scripts/*.sh helm/files/*.sh
 
 ## helm-lint: lint and render the chart (default and production values) with the Helm SDK
 helm-lint:
