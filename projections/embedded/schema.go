@@ -9,7 +9,7 @@ import (
 // schemaVersion is PRAGMA user_version of a data dir created by this
 // code. A file of a newer version is refused; an older one would be
 // migrated here.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // schemaV1 creates the tables. Times are RFC 3339 text in UTC with nine
 // fractional digits (so text order is time order); coordinates are also kept as little-endian float64 BLOBs
@@ -126,8 +126,18 @@ const (
 	metaIndexDim   = "index_dim"
 )
 
-// migrate creates the schema of a new file and refuses files of a newer
-// version.
+// schemaV2 upgrades a version 1 file (idempotent).
+const schemaV2 = `
+CREATE TABLE IF NOT EXISTS tombstones (
+    namespace  TEXT NOT NULL,
+    coord_key  TEXT NOT NULL,
+    deleted_at TEXT NOT NULL,
+    PRIMARY KEY (namespace, coord_key)
+) WITHOUT ROWID;
+`
+
+// migrate creates the schema of a new file, upgrades files of an older
+// version and refuses files of a newer one.
 func migrate(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -144,8 +154,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	case v > schemaVersion:
 		return fmt.Errorf("data file has schema version %d, this binary knows up to %d", v, schemaVersion)
 	}
-	if _, err := tx.ExecContext(ctx, schemaV1); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+	if v == 0 {
+		if _, err := tx.ExecContext(ctx, schemaV1); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	// Version 2: the tombstones table. Files of version 1 made before it
+	// existed lack it; later ones have it already.
+	if _, err := tx.ExecContext(ctx, schemaV2); err != nil {
+		return fmt.Errorf("migrate schema to version 2: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 		return err

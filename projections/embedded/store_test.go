@@ -742,3 +742,45 @@ func TestLinkAndDeleteOfTargetCommute(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradesVersion1File: a data file of schema version 1 made before
+// the tombstones table existed opens, gains the table, and deletes work.
+func TestUpgradesVersion1File(t *testing.T) {
+	dir := t.TempDir()
+	s, err := embedded.Open(ctxT(t), testConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dir+"/"+embedded.DBFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DROP TABLE tombstones; PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, testConfig(dir))
+	var g gen
+	mustAppend(t, s2, g.store("n1", c(1), `{}`, []float32{1, 2, 3, 4}))
+	mustAppend(t, s2, g.del("n1", c(1)))
+	db, err = sql.Open("sqlite", dir+"/"+embedded.DBFile+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v, n int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM tombstones").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if v != 2 || n != 1 {
+		t.Fatalf("user_version %d, %d tombstones", v, n)
+	}
+}
