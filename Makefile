@@ -133,6 +133,9 @@ lint-shell:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck >/dev/null; }
 	shellcheck scripts/*.sh helm/files/*.sh
 
+# make lint runs lint-shell first (this rule only adds the prerequisite).
+lint: lint-shell
+
 ## helm-lint: lint and render the chart (default and production values) with the Helm SDK
 helm-lint:
 	$(GO) test -count=1 -run 'TestChart' ./internal/deploytest

@@ -187,6 +187,18 @@ fi
 		}
 		requireCalls(t, r, shellcheckCall)
 	})
+	t.Run("make_lint_runs_it_first", func(t *testing.T) {
+		sp, env := setup(t, "0")
+		r := makeRun(t, sp, env, "lint")
+		if r.code != 0 {
+			t.Fatalf("%s", r)
+		}
+		calls := r.callStrings()
+		want := []string{"apt-get update -q", "apt-get install -y -q --no-install-recommends shellcheck", shellcheckCall}
+		if len(calls) <= len(want) || !slices.Equal(calls[:len(want)], want) || !slices.Contains(calls, "go vet ./...") {
+			t.Errorf("make lint calls %q: want the shellcheck install and run, then go vet", calls)
+		}
+	})
 	if !slices.Contains(scripts, "scripts/start_stack.sh") || !slices.Contains(scripts, "helm/files/create-topics.sh") {
 		t.Errorf("shell scripts %v miss the stack script or the topic script", scripts)
 	}
