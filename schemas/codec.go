@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"sync"
 
@@ -152,6 +153,9 @@ func NewCodec(catalog *Catalog, source SchemaSource) (*Codec, error) {
 	c.writerPool.New = func() any { return avro.NewWriter(nil, 1024, avro.WithWriterConfig(api)) }
 
 	for _, ref := range source.KnownIDs() {
+		if ref.ID < 0 || ref.ID > math.MaxUint32 {
+			return nil, fmt.Errorf("schemas: schema id %d of %s v%d does not fit the 4-byte wire header", ref.ID, ref.Event, ref.Version)
+		}
 		vs := catalog.versions[ref.Event]
 		if ref.Version < 1 || ref.Version > len(vs) {
 			return nil, fmt.Errorf("schemas: schema id %d names %s v%d, which is not in the catalog", ref.ID, ref.Event, ref.Version)

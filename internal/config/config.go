@@ -237,8 +237,8 @@ func load(r *reader) (Config, error) {
 		},
 		Topic:                r.str("KAFKA_MEMORY_EVENTS_TOPIC"),
 		DLQTopic:             r.str("KAFKA_DLQ_TOPIC"),
-		Partitions:           int32(r.integer("KAFKA_TOPIC_PARTITIONS")),
-		ReplicationFactor:    int16(r.integer("KAFKA_TOPIC_REPLICATION_FACTOR")),
+		Partitions:           r.integer32("KAFKA_TOPIC_PARTITIONS"),
+		ReplicationFactor:    r.integer16("KAFKA_TOPIC_REPLICATION_FACTOR"),
 		AllowFiniteRetention: r.boolean("KAFKA_ALLOW_FINITE_RETENTION"),
 		ConsumerGroupPrefix:  r.str("KAFKA_CONSUMER_GROUP"),
 	}

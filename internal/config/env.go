@@ -8,6 +8,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,26 @@ func (r *reader) integer(name string) int {
 		r.errs = append(r.errs, fmt.Errorf("%s=%q: not an integer", name, s))
 	}
 	return n
+}
+
+// integer32 reads an integer that must fit an int32 (a Kafka partition count).
+func (r *reader) integer32(name string) int32 {
+	n := r.integer(name)
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		r.errs = append(r.errs, fmt.Errorf("%s=%d: out of range (at most %d)", name, n, math.MaxInt32))
+		return 0
+	}
+	return int32(n)
+}
+
+// integer16 reads an integer that must fit an int16 (a replication factor).
+func (r *reader) integer16(name string) int16 {
+	n := r.integer(name)
+	if n < math.MinInt16 || n > math.MaxInt16 {
+		r.errs = append(r.errs, fmt.Errorf("%s=%d: out of range (at most %d)", name, n, math.MaxInt16))
+		return 0
+	}
+	return int16(n)
 }
 
 func (r *reader) boolean(name string) bool {

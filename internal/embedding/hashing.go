@@ -210,7 +210,7 @@ func fnvByte(h uint64, b byte) uint64 {
 
 // fnvRune hashes the UTF-8 encoding of r.
 func fnvRune(h uint64, r rune) uint64 {
-	if r < utf8.RuneSelf {
+	if r >= 0 && r < utf8.RuneSelf {
 		return fnvByte(h, byte(r))
 	}
 	var buf [utf8.UTFMax]byte

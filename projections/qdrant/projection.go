@@ -35,6 +35,7 @@ package qdrant
 import (
 	"context"
 	"fmt"
+	"math"
 
 	qc "github.com/qdrant/go-client/qdrant"
 
@@ -96,7 +97,7 @@ func New(ctx context.Context, client *qc.Client, cfg Config) (*Projection, error
 	}
 	p.checkpoints = p.collection + CheckpointSuffix
 
-	info, err := p.ensureCollection(ctx, p.collection, uint64(cfg.Dim), qc.Distance_Cosine)
+	info, err := p.ensureCollection(ctx, p.collection, uint64(cfg.Dim), qc.Distance_Cosine) // #nosec G115 -- Config.Validate requires Dim > 0
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +224,7 @@ func (p *Projection) Positions(ctx context.Context, source string) (map[int32]in
 			pl := pt.GetPayload()
 			part, okPart := pl[KeyCheckpointPartition].GetKind().(*qc.Value_IntegerValue)
 			off, okOff := pl[KeyCheckpointOffset].GetKind().(*qc.Value_IntegerValue)
-			if !okPart || !okOff {
+			if !okPart || !okOff || part.IntegerValue < 0 || part.IntegerValue > math.MaxInt32 {
 				return nil, fmt.Errorf("qdrant projection: checkpoint point %s of %s is malformed: %v", pt.GetId().GetUuid(), source, pl)
 			}
 			out[int32(part.IntegerValue)] = off.IntegerValue

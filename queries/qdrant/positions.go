@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	qc "github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc/codes"
@@ -53,7 +54,7 @@ func (ix *Index) Positions(ctx context.Context, source string) (map[int32]int64,
 			pl := pt.GetPayload()
 			part, okPart := pl[projqdrant.KeyCheckpointPartition].GetKind().(*qc.Value_IntegerValue)
 			off, okOff := pl[projqdrant.KeyCheckpointOffset].GetKind().(*qc.Value_IntegerValue)
-			if !okPart || !okOff {
+			if !okPart || !okOff || part.IntegerValue < 0 || part.IntegerValue > math.MaxInt32 {
 				return nil, fmt.Errorf("qdrant index %s: checkpoint point %s of %s is malformed", ix.collection, pointID(pt.GetId()), source)
 			}
 			out[int32(part.IntegerValue)] = off.IntegerValue
