@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
@@ -84,7 +83,5 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 
 // migrationLockID derives the advisory lock of one schema's migrations.
 func migrationLockID(schema string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("soma.migrate." + schema))
-	return int64(h.Sum64())
+	return advisoryKey("soma.migrate." + schema)
 }

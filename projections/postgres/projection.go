@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"time"
 
@@ -58,9 +57,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Projection {
 	}
 	if p.err == nil {
 		p.q = newStatements(cfg.Schema)
-		h := fnv.New64a()
-		h.Write([]byte("soma.event_log." + cfg.Schema))
-		p.appendLock = int64(h.Sum64())
+		p.appendLock = advisoryKey("soma.event_log." + cfg.Schema)
 	}
 	return p
 }
@@ -517,13 +514,7 @@ func (p *Projection) diagnose(ctx context.Context, items []item, cause error, ap
 func (p *Projection) graphLocks(items []item) ([]int64, []bool) {
 	modes := map[int64]bool{}
 	lock := func(ns, key string, excl bool) {
-		h := fnv.New64a()
-		h.Write([]byte(p.cfg.Schema))
-		h.Write([]byte{0})
-		h.Write([]byte(ns))
-		h.Write([]byte{0})
-		h.Write([]byte(key))
-		k := int64(h.Sum64())
+		k := advisoryKey(p.cfg.Schema, ns, key)
 		modes[k] = modes[k] || excl
 	}
 	for _, it := range items {
