@@ -498,7 +498,7 @@ WHERE namespace = ? AND coord_key IN (SELECT value FROM json_each(?))`, ns, json
 				r        = &recState{exists: true, inDB: true}
 			)
 			if err := rows.Scan(&key, &typ, &r.version, &r.payload); err != nil {
-				rows.Close()
+				_ = rows.Close() // the scan error is the one to report
 				return err
 			}
 			r.typ = domain.MemoryType(typ)
@@ -535,12 +535,12 @@ WHERE namespace = ? AND coord_key IN (SELECT value FROM json_each(?))`, ns, json
 		for rows.Next() {
 			var key, at string
 			if err := rows.Scan(&key, &at); err != nil {
-				rows.Close()
+				_ = rows.Close() // the scan error is the one to report
 				return err
 			}
 			t, err := parseTime(at)
 			if err != nil {
-				rows.Close()
+				_ = rows.Close() // the parse error is the one to report
 				return fmt.Errorf("stored tombstone of %s/%s: %w", ns, key, err)
 			}
 			b.tombs[recKey{ns, key}] = t

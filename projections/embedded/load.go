@@ -29,7 +29,7 @@ func (s *Store) loadIndex(ctx context.Context) error {
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
+			_ = rows.Close() // the scan error is the one to report
 			return err
 		}
 		meta[k] = v
@@ -82,7 +82,7 @@ func (s *Store) loadIndex(ctx context.Context) error {
 			n  int
 		)
 		if err := crow.Scan(&ns, &n); err != nil {
-			crow.Close()
+			_ = crow.Close() // the scan error is the one to report
 			return err
 		}
 		idx.Reserve(ns, n)

@@ -66,6 +66,7 @@ func (s *Store) Decayable(ctx context.Context, olderThan time.Time, keys []strin
 		args = append(args, k)
 	}
 	args = append(args, limit)
+	// #nosec G202 -- marks is "?,?,...": the keys are bound parameters
 	rows, err := s.rdb.QueryContext(ctx, `SELECT namespace, coord_key, memory_type, payload FROM records
 WHERE created_at < ? AND EXISTS (SELECT 1 FROM json_each(records.payload) WHERE json_each.key IN (`+marks+`)) LIMIT ?`, args...)
 	if err != nil {

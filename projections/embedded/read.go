@@ -269,7 +269,7 @@ func (s *Store) Range(ctx context.Context, ns string, lo, hi domain.Coordinate, 
 	}
 	if len(conds) > 0 {
 		// The empty coordinate (c0 NULL) is in every range.
-		q += ` AND (c0 IS NULL OR (` + strings.Join(conds, ` AND `) + `))`
+		q += ` AND (c0 IS NULL OR (` + strings.Join(conds, ` AND `) + `))` // #nosec G202 -- conds are fixed fragments with bound parameters
 	}
 	q += ` ORDER BY coord_key`
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
@@ -344,6 +344,7 @@ func (s *Store) Export(ctx context.Context, ns string, fn func(domain.Memory) er
 }
 
 func (s *Store) exportPage(ctx context.Context, ns, op, after string) ([]domain.Memory, string, error) {
+	// #nosec G202 -- recordColumns is a constant and op is ">" or ">=" (chosen by Export); values are bound parameters
 	rows, err := s.rdb.QueryContext(ctx, `SELECT coord_key, `+recordColumns+` FROM records
 WHERE namespace = ? AND coord_key `+op+` ? ORDER BY coord_key LIMIT ?`, ns, after, exportPage)
 	if err != nil {

@@ -117,7 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, lock: lock, advanced: make(chan struct{}, 1)}
 	if err := s.open(ctx); err != nil {
-		s.closeDBs()
+		_ = s.closeDBs() // the open error is the one to report
 		unlockDir(lock)
 		return nil, fmt.Errorf("embedded store %s: %w", cfg.Dir, err)
 	}
