@@ -32,7 +32,7 @@ func (h *RememberHandler) Handle(ctx context.Context, cmd Remember) (Remembered,
 	if !cmd.HasCoordinate {
 		now := h.c.now()
 		t := float64(now.UnixMicro()) / 1e6
-		cmd.Coordinate = domain.MustCoordinate(t, rand.Float64())
+		cmd.Coordinate = domain.MustCoordinate(t, rand.Float64()) // #nosec G404 -- spreads generated coordinates; not a secret
 	}
 	events, err := h.c.prepareStores(ctx, cmd.Caller, []StoreItem{cmd.StoreItem}, nil)
 	if err != nil {

@@ -125,7 +125,7 @@ func (n *ImportanceNormalizer) Observe(raw float64) float64 {
 	}
 	if len(n.reservoir) < ImportanceReservoirSize {
 		n.reservoir = append(n.reservoir, raw)
-	} else if j := n.next() % uint64(n.n); j < ImportanceReservoirSize {
+	} else if j := n.next() % uint64(n.n); j < ImportanceReservoirSize { // #nosec G115 -- n.n ≥ 1 here (incremented above)
 		n.reservoir[j] = raw
 	}
 

@@ -85,7 +85,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (*Result, error) {
 	var runs int64
 	start := time.Now()
 	for range cfg.Runs {
-		cmd := exec.CommandContext(runCtx, cfg.Binary, cfg.Args...)
+		cmd := exec.CommandContext(runCtx, cfg.Binary, cfg.Args...) // #nosec G204 -- the benchmark runs the binary and arguments its operator configured
 		cmd.Env = cfg.Env
 		cmd.Stdout, cmd.Stderr = cfg.Stdout, cfg.Stderr
 		cmd.WaitDelay = 10 * time.Second

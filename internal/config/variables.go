@@ -58,7 +58,7 @@ var Variables = []Variable{
 	{Name: "SOMA_DECAY_THRESHOLDS", Default: "", Group: groupPolicies, Meaning: "age_seconds:key1|key2;age2:key3 — payload keys removed once a memory is older than the age"},
 	{Name: "SOMA_POLICY_INTERVAL", Default: "60s", Group: groupPolicies, Meaning: "how often eviction and decay run"},
 
-	{Name: "POSTGRES_URL", Default: "", Group: groupPostgres, Secret: true, Meaning: "postgres://user:pass@host:5432/db (empty: embedded store)"},
+	{Name: "POSTGRES_URL", Default: "", Group: groupPostgres, Secret: true, Meaning: "postgres://user:pass@host:5432/db (empty: embedded store)"}, // #nosec G101 -- the URL form in the help text, not a credential
 	{Name: "SOMA_POSTGRES_SCHEMA", Default: "soma", Group: groupPostgres, Meaning: "schema holding the read-model tables"},
 	{Name: "SOMA_POSTGRES_MAX_CONNS", Default: "16", Group: groupPostgres, Meaning: "connection pool size"},
 

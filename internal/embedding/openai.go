@@ -369,7 +369,7 @@ func (o *OpenAI) backoff(attempt int) time.Duration {
 	if half <= 0 {
 		return b
 	}
-	return half + rand.N(b-half+1)
+	return half + rand.N(b-half+1) // #nosec G404 -- retry jitter; not a secret
 }
 
 // redact removes the API key from s.

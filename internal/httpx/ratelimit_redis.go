@@ -81,7 +81,7 @@ func (r *RedisLimiter) Allow(ctx context.Context, key string) (Decision, error) 
 	if r.now != nil {
 		now = strconv.FormatInt(r.now().UnixMilli(), 10)
 	}
-	member := strconv.FormatUint(rand.Uint64(), 36) + "." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	member := strconv.FormatUint(rand.Uint64(), 36) + "." + strconv.FormatInt(time.Now().UnixNano(), 36) // #nosec G404 -- only needs to be unique within the window; not a secret
 	res, err := r.script.Run(ctx, r.client,
 		[]string{RedisRateLimitKeyPrefix + key},
 		now, r.limit.Window.Milliseconds(), r.limit.Max, member,

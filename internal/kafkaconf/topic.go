@@ -77,7 +77,7 @@ func EnsureTopic(admin sarama.ClusterAdmin, spec TopicSpec) (TopicState, error) 
 	if len(metas) != 1 || (metas[0].Err != sarama.ErrNoError && metas[0].Err != sarama.ErrLeaderNotAvailable) {
 		return TopicState{}, fmt.Errorf("describe topic %s: unexpected metadata (%d topics, error %v)", spec.Name, len(metas), firstErr(metas))
 	}
-	state := TopicState{Partitions: int32(len(metas[0].Partitions))}
+	state := TopicState{Partitions: int32(len(metas[0].Partitions))} // #nosec G115 -- Kafka partition ids are int32, so their count fits
 	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: spec.Name}}, sarama.DescribeConfigsOptions{})
 	if err != nil {
 		return state, fmt.Errorf("describe config of topic %s: %w", spec.Name, err)

@@ -287,11 +287,12 @@ func UnmarshalFields(b []byte) (Fields, error) {
 	out := make(Fields, 0, n)
 	str := func() (string, bool) {
 		l, w := binary.Uvarint(b)
-		if w <= 0 || l > uint64(len(b)-w) {
+		if w <= 0 || l > uint64(len(b)-w) { // #nosec G115 -- 0 < w ≤ len(b) once w > 0 is known
 			return "", false
 		}
-		s := string(b[w : w+int(l)])
-		b = b[w+int(l):]
+		end := w + int(l) // #nosec G115 -- l ≤ len(b)-w, so it fits an int
+		s := string(b[w:end])
+		b = b[end:]
 		return s, true
 	}
 	for range n {

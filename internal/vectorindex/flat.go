@@ -113,7 +113,7 @@ func (f *Flat) typeCode(t string) (uint8, error) {
 	if len(f.typeNames) > math.MaxUint8 {
 		return 0, fmt.Errorf("vectorindex: more than %d memory types", math.MaxUint8)
 	}
-	c := uint8(len(f.typeNames))
+	c := uint8(len(f.typeNames)) // #nosec G115 -- at most math.MaxUint8, checked above
 	f.types[t] = c
 	f.typeNames = append(f.typeNames, t)
 	return c, nil
@@ -171,7 +171,7 @@ func (f *Flat) Update(deletes []ID, entries []Entry) error {
 			s.inv[r], s.imp[r], s.typ[r], s.fields[r] = inv, e.ImportanceNorm, codes[i], e.Fields
 			continue
 		}
-		s.rows[e.Key] = int32(len(s.keys))
+		s.rows[e.Key] = int32(len(s.keys)) // #nosec G115 -- 2^31 rows of one namespace would need 2^31·dim·4 bytes of vectors in this process
 		s.vecs = append(s.vecs, e.Vector...)
 		s.inv = append(s.inv, inv)
 		s.imp = append(s.imp, e.ImportanceNorm)
@@ -399,7 +399,7 @@ func (sc *scan) run(ctx context.Context, lo, hi int) topK {
 			}
 			cos := float64(dot(sc.q, s.vecs[r*dim:(r+1)*dim])) * float64(s.inv[r]) * sc.qinv
 			cos = max(-1, min(1, cos))
-			h.push(cand{score: max(0, cos) * imp, cos: cos, row: int32(r)})
+			h.push(cand{score: max(0, cos) * imp, cos: cos, row: int32(r)}) // #nosec G115 -- r is a row of the segment, whose rows are int32
 		}
 	}
 	return h

@@ -278,7 +278,7 @@ func validate(q queries.VectorQuery) domain.ValidationErrors {
 // the collection's (behind the alias, resolved here) when unknown or
 // different (the alias may have moved).
 func (ix *Index) checkDim(ctx context.Context, n int) error {
-	if ix.dim.Load() == uint64(n) {
+	if ix.dim.Load() == uint64(n) { // #nosec G115 -- n is a vector length
 		return nil
 	}
 	generation, err := ix.generation(ctx)
@@ -294,7 +294,7 @@ func (ix *Index) checkDim(ctx context.Context, n int) error {
 		return fmt.Errorf("qdrant index %s: the collection has no single unnamed vector", ix.collection)
 	}
 	ix.dim.Store(size)
-	if size != uint64(n) {
+	if size != uint64(n) { // #nosec G115 -- n is a vector length
 		return fmt.Errorf("qdrant index %s: %w: query vector of dimension %d, the collection holds dimension %d",
 			ix.collection, queries.ErrModelMismatch, n, size)
 	}
@@ -383,8 +383,8 @@ func (s *search) page(ctx context.Context, threshold float64, offset, limit int)
 		CollectionName: s.ix.collection,
 		Query:          qc.NewQueryDense(s.q.Vector),
 		Filter:         filter,
-		Limit:          qc.PtrOf(uint64(limit)),
-		Offset:         qc.PtrOf(uint64(offset)),
+		Limit:          qc.PtrOf(uint64(limit)),  // #nosec G115 -- search.run passes limit ≥ minPage > 0
+		Offset:         qc.PtrOf(uint64(offset)), // #nosec G115 -- search.run passes a count of points read, ≥ 0
 		WithPayload:    qc.NewWithPayloadInclude(s.payload...),
 		WithVectors:    qc.NewWithVectors(false),
 	})
