@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 		newReplayCmd(),
 		newSchemasCmd(),
 		newMigrateCmd(),
+		newOpenAPICmd(),
 	)
 	root.AddCommand(newClientCmds()...)
 	return root
