@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -283,6 +284,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.PublishTimeout <= 0 || c.HTTP.ConsistencyTimeout <= 0 || c.HTTP.IdempotencyTTL <= 0 {
 		bad("SOMA_PUBLISH_TIMEOUT, SOMA_CONSISTENCY_TIMEOUT and SOMA_IDEMPOTENCY_TTL must be > 0")
+	}
+	if c.Postgres.MaxConns < 0 || c.Postgres.MaxConns > math.MaxInt32 {
+		bad("SOMA_POSTGRES_MAX_CONNS=%d: want 0..%d (0: the driver's default)", c.Postgres.MaxConns, math.MaxInt32)
 	}
 	if c.Embedding.Dim < 1 || c.Embedding.Dim > 65536 {
 		bad("SOMA_VECTOR_DIM=%d: want 1..65536", c.Embedding.Dim)
