@@ -351,7 +351,7 @@ func readInput(c *cobra.Command, path string) ([]byte, error) {
 	if path == "-" {
 		return io.ReadAll(c.InOrStdin())
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the user names the file to read on the command line
 	if err != nil {
 		return nil, fmt.Errorf("--file: %w", err)
 	}

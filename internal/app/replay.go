@@ -259,10 +259,10 @@ func (rt *Runtime) replayFromTopic(ctx context.Context, codec *schemas.Codec, p 
 		for done := false; !done; {
 			select {
 			case <-ctx.Done():
-				pc.Close()
+				_ = pc.Close() // the error being returned matters more
 				return n, ctx.Err()
 			case perr := <-pc.Errors():
-				pc.Close()
+				_ = pc.Close() // the error being returned matters more
 				return n, perr
 			case m := <-pc.Messages():
 				e, err := codec.Decode(m.Value)
@@ -273,7 +273,7 @@ func (rt *Runtime) replayFromTopic(ctx context.Context, codec *schemas.Codec, p 
 				}
 				if len(envs) >= batch {
 					if err := flush(); err != nil {
-						pc.Close()
+						_ = pc.Close() // the error being returned matters more
 						return n, err
 					}
 				}
@@ -281,10 +281,12 @@ func (rt *Runtime) replayFromTopic(ctx context.Context, codec *schemas.Codec, p 
 			}
 		}
 		if err := flush(); err != nil {
-			pc.Close()
+			_ = pc.Close() // the error being returned matters more
 			return n, err
 		}
-		pc.Close()
+		if err := pc.Close(); err != nil {
+			return n, fmt.Errorf("close partition %d: %w", part, err)
+		}
 	}
 	_ = bar.Finish()
 	fmt.Fprintln(out)

@@ -106,7 +106,7 @@ func (rt *Runtime) postgres(ctx context.Context) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("POSTGRES_URL: %w", redactErr(err, rt.cfg.Postgres.URL))
 	}
 	if rt.cfg.Postgres.MaxConns > 0 {
-		pc.MaxConns = int32(rt.cfg.Postgres.MaxConns)
+		pc.MaxConns = int32(rt.cfg.Postgres.MaxConns) // #nosec G115 -- config.Validate bounds SOMA_POSTGRES_MAX_CONNS to 0..MaxInt32
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -189,10 +189,16 @@ fi
 	})
 	t.Run("make_lint_runs_it_first", func(t *testing.T) {
 		sp, env := setup(t, "0")
-		r := makeRun(t, sp, env, "lint")
-		if r.code != 0 {
-			t.Fatalf("%s", r)
+		// The gofmt check lists files with git ls-files | xargs gofmt -l:
+		// stand-ins that find nothing let the recipe reach go vet. The
+		// later steps (staticcheck, gosec, govulncheck) need the real
+		// toolchain, so only the order of the calls is asserted here.
+		for _, name := range []string{"git", "xargs", "gofmt"} {
+			if err := os.WriteFile(filepath.Join(sp.dir, name), []byte("#!/usr/bin/env bash\nexit 0\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
+		r := makeRun(t, sp, env, "lint")
 		calls := r.callStrings()
 		want := []string{"apt-get update -q", "apt-get install -y -q --no-install-recommends shellcheck", shellcheckCall}
 		if len(calls) <= len(want) || !slices.Equal(calls[:len(want)], want) || !slices.Contains(calls, "go vet ./...") {
