@@ -65,8 +65,8 @@ func TestDockerfileBuildsAStaticBinaryIntoDistroless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if base != "golang:1.26" {
-		t.Errorf("build stage FROM %q, want golang:1.26", base)
+	if base != "golang:1.26.10" {
+		t.Errorf("build stage FROM %q, want golang:1.26.10 (a patch with the standard-library fixes)", base)
 	}
 	var buildLine string
 	for _, run := range commands[*instructions.RunCommand](build) {
