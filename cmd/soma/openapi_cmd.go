@@ -18,10 +18,6 @@ const (
 	openAPIAll   = "all"   // soma serve (:9595): writes and queries
 )
 
-// serveOpenAPITitle is the title of the document soma serve publishes on
-// its write + query port.
-const serveOpenAPITitle = "SomaFractalMemory API (soma serve)"
-
 func newOpenAPICmd() *cobra.Command {
 	api := openAPIAll
 	c := &cobra.Command{
@@ -57,7 +53,7 @@ func servedOpenAPI(api string) ([]byte, error) {
 	case openAPIQuery:
 		doc = qhttp.OpenAPI()
 	case openAPIAll:
-		both, err := app.MergeOpenAPI(cmdhttp.OpenAPI(), qhttp.OpenAPI(), serveOpenAPITitle)
+		both, err := app.ServeOpenAPI()
 		if err != nil {
 			return nil, fmt.Errorf("merge the write and query documents: %w", err)
 		}

@@ -188,7 +188,7 @@ func (rt *Runtime) Serve(ctx context.Context, apiLn, queryLn net.Listener, say f
 	cfg, store := rt.cfg, sys.store
 	// :9595 serves commands and queries (the original single-port API);
 	// :9596 serves queries only.
-	both, err := MergeOpenAPI(cmdhttp.OpenAPI(), qhttp.OpenAPI(), "SomaFractalMemory API (soma serve)")
+	both, err := ServeOpenAPI()
 	if err != nil {
 		return err
 	}
@@ -272,6 +272,16 @@ func hostPort(ln net.Listener) string {
 	return net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
+// ServeOpenAPITitle is the title of the document soma serve publishes on
+// its write + query port.
+const ServeOpenAPITitle = "SomaFractalMemory API (soma serve)"
+
+// ServeOpenAPI is the document soma serve publishes on its write + query
+// port: the write and query documents merged.
+func ServeOpenAPI() ([]byte, error) {
+	return MergeOpenAPI(cmdhttp.OpenAPI(), qhttp.OpenAPI(), ServeOpenAPITitle)
+}
+
 // MergeOpenAPI joins the paths of two OpenAPI documents under a new title.
 func MergeOpenAPI(a, b []byte, title string) ([]byte, error) {
 	var da, db map[string]any
@@ -304,6 +314,11 @@ func MergeOpenAPI(a, b []byte, title string) ([]byte, error) {
 	}
 	if info, ok := da["info"].(map[string]any); ok {
 		info["title"] = title
+		if ib, ok := db["info"].(map[string]any); ok {
+			da, _ := info["description"].(string)
+			dq, _ := ib["description"].(string)
+			info["description"] = "Commands and queries on one port.\n\n## Commands\n\n" + da + "\n\n## Queries\n\n" + dq
+		}
 	}
 	return json.Marshal(da)
 }
