@@ -342,6 +342,21 @@ not json
 			t.Fatal("nothing may be published")
 		}
 	})
+	t.Run("bad_payload_after_the_first_chunk_publishes_nothing", func(t *testing.T) {
+		f := newFixture(mapDirectory{})
+		var b strings.Builder
+		for i := range 1500 {
+			fmt.Fprintf(&b, "{\"coordinate\":[%d],\"text\":\"r%d\"}\n", i, i)
+		}
+		b.WriteString(`{"coordinate":[9999],"importance":"high"}` + "\n")
+		_, err := f.app.Import.Handle(context.Background(), commands.ImportMemories{Caller: caller, Body: strings.NewReader(b.String()), Replace: true})
+		if got := fieldsOf(err); len(got) != 1 || got[0] != "line[1501].payload.importance" {
+			t.Fatalf("got %v (%v)", got, err)
+		}
+		if n := len(f.sink.events()); n != 0 {
+			t.Fatalf("%d events published", n)
+		}
+	})
 	t.Run("recreates_links_after_records", func(t *testing.T) {
 		f := newFixture(mapDirectory{"ns1/7": true})
 		body := `{"coordinate":[1],"text":"a"}

@@ -47,58 +47,77 @@ type Imported struct {
 	Linked int
 }
 
-// Handle reads and validates every line before publishing anything; a
-// malformed line is reported by its number ("line 7") and nothing is
-// published. Records are then published in chunks of 1000 events; if the
-// log fails mid-way, the error says how many were imported.
+// Handle reads and validates every line, and every record's payload and
+// vector, before publishing anything; a bad line is reported by its
+// number ("line 7", "line[7].payload.importance") and nothing is
+// published. Records, then links, are published in chunks of 1000 events;
+// if the log fails mid-way, the error says how many were imported and the
+// result carries their token.
 func (h *ImportMemoriesHandler) Handle(ctx context.Context, cmd ImportMemories) (Imported, error) {
-	items, links, errs := parseImport(cmd.Body)
+	records, links, errs := parseImport(cmd.Body)
 	if len(errs) > 0 {
 		return Imported{}, errs
 	}
 	var res Imported
+	items := make([]StoreItem, len(records))
+	for i, r := range records {
+		items[i] = r.item
+	}
 	linkEvents, err := h.decideLinks(ctx, cmd.Caller, items, links)
 	if err != nil {
 		return Imported{}, err
 	}
-	if !cmd.Replace && len(items) > 0 {
-		keys := make([]string, len(items))
-		for i, it := range items {
-			keys[i] = it.Coordinate.Key()
+	if !cmd.Replace && len(records) > 0 {
+		keys := make([]string, len(records))
+		for i, r := range records {
+			keys[i] = r.item.Coordinate.Key()
 		}
 		found, err := h.c.existing(ctx, cmd.Namespace, keys)
 		if err != nil {
 			return Imported{}, err
 		}
-		kept := items[:0]
-		for _, it := range items {
-			if found[it.Coordinate.Key()] {
+		kept := records[:0]
+		for _, r := range records {
+			if found[r.item.Coordinate.Key()] {
 				res.Skipped++
 				continue
 			}
-			kept = append(kept, it)
+			kept = append(kept, r)
 		}
-		items = kept
+		records = kept
+	}
+	// Every record is validated and embedded before the first append, so a
+	// bad payload anywhere (importance, NUL, vector) rejects the import
+	// with its line number and nothing is published.
+	var batches [][]domain.Event
+	for start := 0; start < len(records); start += importChunk {
+		chunk := records[start:min(start+importChunk, len(records))]
+		its := make([]StoreItem, len(chunk))
+		for i, r := range chunk {
+			its[i] = r.item
+		}
+		events, err := h.c.prepareStores(ctx, cmd.Caller, its, func(i int) string { return fmt.Sprintf("line[%d].", chunk[i].line) })
+		if err != nil {
+			return Imported{}, err
+		}
+		batches = append(batches, events)
 	}
 	tok := consistency.Token{}
-	for start := 0; start < len(items); start += importChunk {
-		chunk := items[start:min(start+importChunk, len(items))]
-		events, err := h.c.prepareStores(ctx, cmd.Caller, chunk, func(i int) string { return fmt.Sprintf("record[%d].", start+i) })
-		if err != nil {
-			return res, fmt.Errorf("after %d records imported: %w", res.Imported, err)
-		}
+	for _, events := range batches {
 		acc, err := h.c.append(ctx, events)
 		if err != nil {
+			res.Token = tok
 			return res, fmt.Errorf("after %d records imported: %w", res.Imported, err)
 		}
 		res.EventIDs = append(res.EventIDs, acc.EventIDs...)
 		tok = merge(tok, acc.Token)
-		res.Imported += len(chunk)
+		res.Imported += len(events)
 	}
 	for start := 0; start < len(linkEvents); start += importChunk {
 		chunk := linkEvents[start:min(start+importChunk, len(linkEvents))]
 		acc, err := h.c.append(ctx, chunk)
 		if err != nil {
+			res.Token = tok
 			return res, fmt.Errorf("after %d records and %d links imported: %w", res.Imported, res.Linked, err)
 		}
 		res.EventIDs = append(res.EventIDs, acc.EventIDs...)
@@ -107,6 +126,12 @@ func (h *ImportMemoriesHandler) Handle(ctx context.Context, cmd ImportMemories) 
 	}
 	res.Token = tok
 	return res, nil
+}
+
+// importRecord is one record line of an import.
+type importRecord struct {
+	line int
+	item StoreItem
 }
 
 // importLink is one edge line of an import.
@@ -165,9 +190,9 @@ func (h *ImportMemoriesHandler) decideLinks(ctx context.Context, caller Caller, 
 }
 
 // parseImport turns NDJSON lines into store items and edges.
-func parseImport(r io.Reader) ([]StoreItem, []importLink, domain.ValidationErrors) {
+func parseImport(r io.Reader) ([]importRecord, []importLink, domain.ValidationErrors) {
 	var (
-		items []StoreItem
+		items []importRecord
 		links []importLink
 		errs  domain.ValidationErrors
 	)
@@ -197,7 +222,7 @@ func parseImport(r io.Reader) ([]StoreItem, []importLink, domain.ValidationError
 			}
 			continue
 		}
-		items = append(items, it)
+		items = append(items, importRecord{line: line, item: it})
 	}
 	if err := sc.Err(); err != nil {
 		msg := err.Error()

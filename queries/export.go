@@ -6,17 +6,17 @@ import (
 	"github.com/somafractalmemory/soma/domain"
 )
 
-// exportLinkBatch is how many exported memories share one lookup of their
-// outgoing edges.
+// exportLinkBatch is how many sources share one lookup of their outgoing
+// edges.
 const exportLinkBatch = 500
 
 // Export walks every memory of a namespace.
 type Export struct {
 	Caller
-	// Links, when set, also receives every edge of the namespace: the
-	// outgoing edges of each batch of memories right after that batch.
-	// Every edge has an existing source (deleting a memory removes its
-	// outgoing edges), so walking the sources finds them all.
+	// Links, when set, also receives every edge of the namespace, after
+	// the last memory, by source in memory order. Every edge has an
+	// existing source (deleting a memory removes its outgoing edges), so
+	// walking the sources finds them all.
 	Links func(domain.Link) error
 }
 
@@ -24,10 +24,13 @@ type Export struct {
 type ExportHandler struct{ c *core }
 
 // Handle waits for the token, then calls fn with each memory, ordered by
-// coordinate key, without holding them all in memory (and q.Links with the
-// edges, when set). A callback's error stops the walk and is returned as
-// is. Errors before the first call to fn can still be answered with a
-// status; later ones cannot.
+// coordinate key, without holding the memories in memory (and q.Links
+// with the edges, when set: the walk keeps only the coordinate keys, and
+// looks edges up once it has ended, so a read model that streams the walk
+// on one connection never needs a second one at the same time). A
+// callback's error stops the walk and is returned as is. Errors before
+// the first call to fn can still be answered with a status; later ones
+// cannot.
 func (h *ExportHandler) Handle(ctx context.Context, q Export, fn func(domain.Memory) error) error {
 	if h.c.exporter == nil {
 		return notConfigured("exporter")
@@ -47,35 +50,14 @@ func (h *ExportHandler) Handle(ctx context.Context, q Export, fn func(domain.Mem
 		fnErr error
 		keys  []string
 	)
-	flush := func() error {
-		if len(keys) == 0 {
-			return nil
-		}
-		edges, err := h.c.graph.OutEdges(ctx, q.Namespace, keys, "")
-		if err != nil {
-			return readErr("export links", err)
-		}
-		for _, k := range keys {
-			for _, l := range edges[k] {
-				if err := q.Links(l); err != nil {
-					return err
-				}
-			}
-		}
-		keys = keys[:0]
-		return nil
-	}
 	err := h.c.exporter.Export(ctx, q.Namespace, func(m domain.Memory) error {
 		if fnErr = fn(m); fnErr != nil {
 			return fnErr
 		}
 		if q.Links != nil {
 			keys = append(keys, m.Coordinate.Key())
-			if len(keys) >= exportLinkBatch {
-				fnErr = flush()
-			}
 		}
-		return fnErr
+		return nil
 	})
 	if err != nil && fnErr != nil {
 		return fnErr
@@ -83,8 +65,19 @@ func (h *ExportHandler) Handle(ctx context.Context, q Export, fn func(domain.Mem
 	if err != nil {
 		return readErr("export", err)
 	}
-	if q.Links != nil {
-		return flush()
+	for start := 0; q.Links != nil && start < len(keys); start += exportLinkBatch {
+		batch := keys[start:min(start+exportLinkBatch, len(keys))]
+		edges, err := h.c.graph.OutEdges(ctx, q.Namespace, batch, "")
+		if err != nil {
+			return readErr("export links", err)
+		}
+		for _, k := range batch {
+			for _, l := range edges[k] {
+				if err := q.Links(l); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }

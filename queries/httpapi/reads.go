@@ -164,7 +164,7 @@ func (h *handlers) history(c *gin.Context) {
 
 // export streams every record of the namespace as NDJSON, one client
 // record per line (the format POST /import of the write API reads) and,
-// with links=true, every edge as a {"link": {...}} line,
+// with links=true, every edge as a {"link": {...}} line after the records,
 // flushing every ExportFlushEvery records. Memory use does not grow with
 // the namespace. Headers are sent with the first record, so errors before
 // it get a normal status; an error after it aborts the connection, so a

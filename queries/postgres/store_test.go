@@ -387,6 +387,36 @@ func TestExport(t *testing.T) {
 	})
 }
 
+// TestExportWithLinksOnOneConnection: the export use case with links over
+// a pool of one connection (the walk holds it while streaming) finishes and
+// emits every edge.
+func TestExportWithLinksOnOneConnection(t *testing.T) {
+	f := newFixture(t, func(c *pgxpool.Config) { c.MaxConns = 1 })
+	const count = 1200
+	var evs []domain.Event
+	for i := range count {
+		evs = append(evs, f.stored("ns", coord(float64(i)), `{}`))
+	}
+	for i := 0; i < count; i += 2 {
+		evs = append(evs, f.link("ns", coord(float64(i)), coord(float64(i+1)), "next", 1))
+	}
+	f.apply(evs...)
+	app := queries.NewApplication(queries.Deps{Exporter: f.store, Graph: f.store})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mems, links := 0, 0
+	err := app.Export.Handle(ctx, queries.Export{Caller: queries.Caller{Namespace: "ns"}, Links: func(domain.Link) error {
+		links++
+		return nil
+	}}, func(domain.Memory) error {
+		mems++
+		return nil
+	})
+	if err != nil || mems != count || links != count/2 {
+		t.Fatalf("exported %d memories and %d links (%v), want %d and %d", mems, links, err, count, count/2)
+	}
+}
+
 func TestUnreachableServerIsUnavailable(t *testing.T) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
