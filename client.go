@@ -53,8 +53,16 @@ const (
 
 // Client defaults.
 const (
-	// DefaultClientTimeout bounds one request (not an Export stream).
+	// DefaultClientTimeout bounds one request (not an import chunk nor an
+	// Export stream).
 	DefaultClientTimeout = 60 * time.Second
+	// DefaultImportTimeout bounds one import chunk: the service embeds
+	// and stores up to ImportChunkBytes of records before it answers,
+	// which through an external embedder takes longer than a request.
+	DefaultImportTimeout = 10 * time.Minute
+	// DefaultExportIdleTimeout is the longest an Export waits for the
+	// next bytes of the stream (or for its start) before giving up.
+	DefaultExportIdleTimeout = 2 * time.Minute
 	// DefaultImportChunkBytes is the largest NDJSON body Import sends in
 	// one request; it stays well under the service's bulk body limit
 	// (SOMA_MAX_BULK_BODY_BYTES, 64 MiB by default).
@@ -77,9 +85,17 @@ type ClientConfig struct {
 	Token string
 	// HTTPClient sends the requests; nil is a new http.Client.
 	HTTPClient *http.Client
-	// Timeout bounds each request (Export streams are bounded only by
-	// their context). 0 is DefaultClientTimeout; negative is none.
+	// Timeout bounds each request but import chunks and Export streams.
+	// 0 is DefaultClientTimeout; negative is none.
 	Timeout time.Duration
+	// ImportTimeout bounds each import request (one chunk). 0 is
+	// DefaultImportTimeout; negative is none.
+	ImportTimeout time.Duration
+	// ExportIdleTimeout bounds how long an Export waits for the answer
+	// and then for each next read of the stream: a stalled service fails
+	// the export instead of hanging it, however long the whole stream
+	// takes. 0 is DefaultExportIdleTimeout; negative is none.
+	ExportIdleTimeout time.Duration
 	// ImportChunkBytes is the largest body one import request carries
 	// (whole lines; a single longer line is sent alone). 0 is
 	// DefaultImportChunkBytes.
@@ -98,7 +114,7 @@ func (c ClientConfig) Validate() error {
 		}
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// URL", name, raw))
+			errs = append(errs, fmt.Errorf("%s %q: want an http:// or https:// URL", name, redactURL(raw)))
 		}
 	}
 	check("URL", c.URL, true)
@@ -110,6 +126,28 @@ func (c ClientConfig) Validate() error {
 		errs = append(errs, errors.New("ImportChunkBytes must be ≥ 0"))
 	}
 	return errors.Join(errs...)
+}
+
+// redactURL hides the password of a URL's user information, also in a
+// URL that does not parse, so an error never shows a secret.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	// Unparsable: everything before the last '@' of the authority goes.
+	rest := raw
+	prefix := ""
+	if i := strings.Index(raw, "://"); i >= 0 {
+		prefix, rest = raw[:i+3], raw[i+3:]
+	}
+	auth, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		auth, path = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndex(auth, "@"); i >= 0 {
+		auth = "xxxxx" + auth[i:]
+	}
+	return prefix + auth + path
 }
 
 // Client is a Memory over the service's HTTP APIs. It keeps session
@@ -139,6 +177,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultClientTimeout
+	}
+	if cfg.ImportTimeout == 0 {
+		cfg.ImportTimeout = DefaultImportTimeout
+	}
+	if cfg.ExportIdleTimeout == 0 {
+		cfg.ExportIdleTimeout = DefaultExportIdleTimeout
 	}
 	if cfg.ImportChunkBytes == 0 {
 		cfg.ImportChunkBytes = DefaultImportChunkBytes
@@ -212,7 +256,9 @@ type request struct {
 	query       url.Values
 	body        io.Reader
 	contentType string
-	stream      bool // no per-request timeout; the caller closes the body
+	// timeout bounds the request; 0 is ClientConfig.Timeout, negative
+	// none (a stream, whose caller bounds it and closes the body).
+	timeout time.Duration
 }
 
 // jsonBody encodes v as a request body.
@@ -230,8 +276,12 @@ func jsonBody(v any) (io.Reader, error) {
 // an *APIError for any other status.
 func (c *Client) send(ctx context.Context, r request) (*http.Response, context.CancelFunc, error) {
 	cancel := context.CancelFunc(func() {})
-	if c.cfg.Timeout > 0 && !r.stream {
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+	timeout := r.timeout
+	if timeout == 0 {
+		timeout = c.cfg.Timeout
+	}
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	base := c.queryURL
 	if r.write {
@@ -288,12 +338,16 @@ func apiError(resp *http.Response) *APIError {
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var body struct {
-		Detail any `json:"detail"`
+		Detail  any             `json:"detail"`
+		Lagging json.RawMessage `json:"lagging"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&body); err == nil && body.Detail != nil {
 		e.Detail = body.Detail
+		if len(body.Lagging) > 0 && string(body.Lagging) != "null" {
+			e.Lagging = body.Lagging
+		}
 	} else if t := strings.TrimSpace(string(raw)); t != "" {
 		e.Detail = t
 	}
@@ -416,15 +470,15 @@ type linkBody struct {
 	Weight *float64   `json:"weight,omitempty"`
 }
 
-// Link implements Memory (POST /link). Weight is sent as given.
+// Link implements Memory (POST /link). A nil Weight is left out, so the
+// service applies DefaultLinkWeight.
 func (c *Client) Link(ctx context.Context, req LinkRequest) (Accepted, error) {
 	typ := req.Type
 	if typ == "" {
 		typ = DefaultLinkType
 	}
-	w := req.Weight
 	var ans Accepted
-	err := c.post(ctx, routeLink, linkBody{From: orEmpty(req.From), To: orEmpty(req.To), Type: typ, Weight: &w}, &ans)
+	err := c.post(ctx, routeLink, linkBody{From: orEmpty(req.From), To: orEmpty(req.To), Type: typ, Weight: req.Weight}, &ans)
 	return ans, err
 }
 
@@ -633,19 +687,32 @@ func (c *Client) Export(ctx context.Context, w io.Writer) (int, error) {
 
 // ExportWithProgress is Export calling progress (when not nil) with the
 // number of records written so far. The stream (GET /export?links=true:
-// records, and after each batch of records the link lines of their
-// outgoing edges) is copied line by line as it arrives; a stream cut by
-// the service is an error, never a short export.
+// the records and their edges as link lines, each after the record of
+// its source) is copied line by line as it arrives; a stream cut by the
+// service is an error, never a short export. The whole stream is bounded
+// only by ctx, but waiting for the answer or for the next bytes longer
+// than ClientConfig.ExportIdleTimeout fails the export.
 func (c *Client) ExportWithProgress(ctx context.Context, w io.Writer, progress func(records int)) (int, error) {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	idle := newIdleTimer(c.cfg.ExportIdleTimeout, func() { stop(errExportIdle) })
+	defer idle.stop()
+	n := 0
+	fail := func(err error) error {
+		if context.Cause(ctx) == errExportIdle {
+			return fmt.Errorf("export: after %d records: %w: nothing received for %s", n, errExportIdle, c.cfg.ExportIdleTimeout)
+		}
+		return err
+	}
 	q := url.Values{"links": {"true"}}
-	resp, cancel, err := c.send(ctx, request{method: http.MethodGet, path: routeExport, query: q, stream: true})
+	resp, cancel, err := c.send(ctx, request{method: http.MethodGet, path: routeExport, query: q, timeout: -1})
 	if err != nil {
-		return 0, err
+		return 0, fail(err)
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	n := 0
-	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	idle.reset()
+	br := bufio.NewReaderSize(idleReader{resp.Body, idle}, 64<<10)
 	for {
 		line, rerr := br.ReadBytes('\n')
 		if len(line) > 0 {
@@ -663,9 +730,54 @@ func (c *Client) ExportWithProgress(ctx context.Context, w io.Writer, progress f
 			return n, nil
 		}
 		if rerr != nil {
-			return n, fmt.Errorf("export: stream cut after %d records: %w", n, rerr)
+			return n, fail(fmt.Errorf("export: stream cut after %d records: %w", n, rerr))
 		}
 	}
+}
+
+// errExportIdle is the cause of an export cancelled for its stream's
+// silence; it is ErrUnavailable.
+var errExportIdle = &classifiedError{err: errors.New("export stream stalled"), sentinels: []error{ErrUnavailable}}
+
+// idleTimer calls fire once when reset has not been called for d; d ≤ 0
+// never fires.
+type idleTimer struct {
+	d time.Duration
+	t *time.Timer
+}
+
+func newIdleTimer(d time.Duration, fire func()) *idleTimer {
+	it := &idleTimer{d: d}
+	if d > 0 {
+		it.t = time.AfterFunc(d, fire)
+	}
+	return it
+}
+
+func (it *idleTimer) reset() {
+	if it.t != nil {
+		it.t.Reset(it.d)
+	}
+}
+
+func (it *idleTimer) stop() {
+	if it.t != nil {
+		it.t.Stop()
+	}
+}
+
+// idleReader restarts the idle timer whenever bytes arrive.
+type idleReader struct {
+	r    io.Reader
+	idle *idleTimer
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.idle.reset()
+	}
+	return n, err
 }
 
 // isLinkLine reports whether an exported line is a link line. The service
@@ -728,7 +840,7 @@ func (c *Client) ImportWithOptions(ctx context.Context, r io.Reader, opts Import
 			return nil
 		}
 		var ans ImportResult
-		err := c.call(ctx, request{method: http.MethodPost, write: true, path: routeImport, query: q, body: bytes.NewReader(chunk.Bytes()), contentType: contentTypeNDJSON}, &ans)
+		err := c.call(ctx, request{method: http.MethodPost, write: true, path: routeImport, query: q, body: bytes.NewReader(chunk.Bytes()), contentType: contentTypeNDJSON, timeout: c.cfg.ImportTimeout}, &ans)
 		if err != nil {
 			if ae := shiftLines(err, prog.Lines); ae != nil {
 				// Wrapped anew: the first message was rendered before the

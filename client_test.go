@@ -325,3 +325,183 @@ func TestClientConcurrentUseAgainstTheService(t *testing.T) {
 		t.Fatalf("get %+v err %v", got, err)
 	}
 }
+
+func TestClientLinkWeight(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		bodies []map[string]any
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("body: %v", err)
+		}
+		mu.Lock()
+		bodies = append(bodies, m)
+		mu.Unlock()
+		fmt.Fprint(w, `{"ok":true,"event_ids":["e"],"consistency_token":""}`)
+	}))
+	defer srv.Close()
+	c := newTestClient(t, soma.ClientConfig{URL: srv.URL})
+	for _, tc := range []struct {
+		name   string
+		weight *float64
+		want   any // the body's "weight"; nil: left out
+	}{
+		{"nil_weight_is_left_out_for_the_service_default", nil, nil},
+		{"zero_weight_is_sent", soma.Weight(0), 0.0},
+		{"given_weight_is_sent", soma.Weight(2.5), 2.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			bodies = nil
+			mu.Unlock()
+			if _, err := c.Link(context.Background(), soma.LinkRequest{From: soma.Coordinate{1}, To: soma.Coordinate{2}, Weight: tc.weight}); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			got, present := bodies[0]["weight"]
+			if (tc.want == nil) == present || (present && got != tc.want) {
+				t.Fatalf("body %v, want weight %v", bodies[0], tc.want)
+			}
+			if bodies[0]["type"] != soma.DefaultLinkType {
+				t.Fatalf("type %v", bodies[0]["type"])
+			}
+		})
+	}
+}
+
+func TestClientConsistencyLag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body string
+		lag  bool
+	}{
+		{"lagging_read_models_are_a_consistency_lag", `{"detail":"Read models have not applied the consistency token within 5s: records; retry later","lagging":[{"read_model":"records","partition":0,"want":9,"applied":3}],"source":"event_log","timeout_seconds":5}`, true},
+		{"a_dependency_outage_is_not", `{"detail":"vector index unavailable"}`, false},
+		{"a_null_lagging_is_not", `{"detail":"x","lagging":null}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			c := newTestClient(t, soma.ClientConfig{URL: srv.URL})
+			_, err := c.Stats(context.Background())
+			if !errors.Is(err, soma.ErrUnavailable) || errors.Is(err, soma.ErrConsistencyLag) != tc.lag {
+				t.Fatalf("err %v: ErrConsistencyLag %v, want %v", err, errors.Is(err, soma.ErrConsistencyLag), tc.lag)
+			}
+			var ae *soma.APIError
+			if !errors.As(err, &ae) || (ae.Lagging != nil) != tc.lag {
+				t.Fatalf("Lagging %s", ae.Lagging)
+			}
+		})
+	}
+}
+
+func TestClientConfigValidateRedactsPasswords(t *testing.T) {
+	for _, tc := range []struct{ name, url string }{
+		{"parsable_url_of_another_scheme", "ftp://user:hunter2@example.com/x"},
+		{"unparsable_port", "http://user:hunter2@example.com:port/x"},
+		{"query_url", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := soma.ClientConfig{URL: tc.url}
+			if tc.url == "" {
+				cfg = soma.ClientConfig{URL: "http://a", QueryURL: "gopher://admin:hunter2@b"}
+			}
+			err := cfg.Validate()
+			if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "URL") {
+				t.Fatalf("Validate() = %v", err)
+			}
+			if _, err := soma.NewClient(cfg); err == nil || strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("NewClient: %v", err)
+			}
+		})
+	}
+}
+
+// slowAnswer answers after d unless the request is cancelled first.
+func slowAnswer(d time.Duration, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// Read first: the server notices a client gone only after.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(d): // the service's work, not synchronisation
+			fmt.Fprint(w, body)
+		case <-r.Context().Done():
+		}
+	}
+}
+
+func TestClientImportTimeout(t *testing.T) {
+	const answer = `{"imported":1,"skipped":0,"linked":0,"event_ids":["e"]}`
+	t.Run("an_import_chunk_may_take_longer_than_the_request_timeout", func(t *testing.T) {
+		srv := httptest.NewServer(slowAnswer(300*time.Millisecond, answer))
+		defer srv.Close()
+		c := newTestClient(t, soma.ClientConfig{URL: srv.URL, Timeout: 50 * time.Millisecond, ImportTimeout: time.Minute})
+		res, err := c.Import(context.Background(), strings.NewReader(`{"coordinate":[1]}`), false)
+		if err != nil || res.Imported != 1 {
+			t.Fatalf("%+v %v", res, err)
+		}
+	})
+	t.Run("an_import_chunk_is_bounded_by_the_import_timeout", func(t *testing.T) {
+		srv := httptest.NewServer(slowAnswer(time.Minute, answer))
+		defer srv.Close()
+		c := newTestClient(t, soma.ClientConfig{URL: srv.URL, Timeout: time.Minute, ImportTimeout: 100 * time.Millisecond})
+		start := time.Now()
+		_, err := c.Import(context.Background(), strings.NewReader(`{"coordinate":[1]}`), false)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 30*time.Second {
+			t.Fatalf("err %v after %v", err, time.Since(start))
+		}
+	})
+}
+
+func TestClientExportIdleTimeout(t *testing.T) {
+	const line = "{\"coordinate\":[1]}\n"
+	t.Run("a_stalled_stream_fails_instead_of_hanging", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, line)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // stalls until the client gives up
+		}))
+		defer srv.Close()
+		c := newTestClient(t, soma.ClientConfig{URL: srv.URL, ExportIdleTimeout: 200 * time.Millisecond})
+		var buf bytes.Buffer
+		start := time.Now()
+		n, err := c.Export(context.Background(), &buf)
+		if err == nil || n != 1 || !errors.Is(err, soma.ErrUnavailable) || !strings.Contains(err.Error(), "stalled") || time.Since(start) > 30*time.Second {
+			t.Fatalf("n %d err %v after %v", n, err, time.Since(start))
+		}
+	})
+	t.Run("a_silent_service_fails_before_the_answer", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+		defer srv.Close()
+		c := newTestClient(t, soma.ClientConfig{URL: srv.URL, ExportIdleTimeout: 100 * time.Millisecond})
+		n, err := c.Export(context.Background(), io.Discard)
+		if err == nil || n != 0 || !strings.Contains(err.Error(), "stalled") {
+			t.Fatalf("n %d err %v", n, err)
+		}
+	})
+	t.Run("a_steady_stream_may_outlast_the_idle_timeout", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for range 6 {
+				fmt.Fprint(w, line)
+				w.(http.Flusher).Flush()
+				select {
+				case <-time.After(60 * time.Millisecond): // the service's pace
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}))
+		defer srv.Close()
+		c := newTestClient(t, soma.ClientConfig{URL: srv.URL, Timeout: 50 * time.Millisecond, ExportIdleTimeout: 250 * time.Millisecond})
+		n, err := c.Export(context.Background(), io.Discard)
+		if err != nil || n != 6 {
+			t.Fatalf("n %d err %v", n, err)
+		}
+	})
+}

@@ -31,6 +31,12 @@ var (
 	// ErrUnavailable: a dependency is down or read models lag behind the
 	// consistency token (HTTP 503); retry after APIError.RetryAfter.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrConsistencyLag: a read waited for a consistency token and the
+	// read models did not apply it in time (HTTP 503 whose body names the
+	// "lagging" read models). It also matches ErrUnavailable. A token
+	// from an earlier session may be ahead of a service since reset;
+	// retrying later, or without the token, is the caller's choice.
+	ErrConsistencyLag = errors.New("read models lag behind the consistency token")
 )
 
 // APIError is a non-2xx answer of the service.
@@ -43,6 +49,10 @@ type APIError struct {
 	Detail any
 	// RetryAfter is the Retry-After header of 429 and 503 answers.
 	RetryAfter time.Duration
+	// Lagging is the raw "lagging" list of a 503 answering a consistency
+	// token the read models did not apply in time (one entry per read
+	// model partition still behind); nil for any other answer.
+	Lagging json.RawMessage
 }
 
 // Error renders the status and the detail: "422 Unprocessable Entity:
@@ -56,8 +66,12 @@ func (e *APIError) Error() string {
 	return status + ": " + msg
 }
 
-// Is matches the sentinel of the status.
+// Is matches the sentinel of the status, and ErrConsistencyLag for a 503
+// naming lagging read models.
 func (e *APIError) Is(target error) bool {
+	if target == ErrConsistencyLag {
+		return e.Status == http.StatusServiceUnavailable && e.Lagging != nil
+	}
 	s := sentinelOf(e.Status)
 	return s != nil && s == target
 }

@@ -125,9 +125,9 @@ func ExampleClient_Link() {
 		}
 	}
 	links := []soma.LinkRequest{
-		{From: a, To: b, Weight: 1},
-		{From: b, To: c, Type: "next", Weight: 1},
-		{From: a, To: c, Weight: 5},
+		{From: a, To: b}, // weight: soma.DefaultLinkWeight (1)
+		{From: b, To: c, Type: "next"},
+		{From: a, To: c, Weight: soma.Weight(5)},
 	}
 	for _, l := range links {
 		if _, err := client.Link(ctx, l); err != nil {
@@ -185,7 +185,7 @@ func ExampleClient_Export() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := src.Link(ctx, soma.LinkRequest{From: soma.Coordinate{1, 1}, To: soma.Coordinate{2, 2}, Weight: 1}); err != nil {
+	if _, err := src.Link(ctx, soma.LinkRequest{From: soma.Coordinate{1, 1}, To: soma.Coordinate{2, 2}}); err != nil {
 		log.Fatal(err)
 	}
 

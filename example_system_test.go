@@ -28,7 +28,7 @@ func ExampleOpen() {
 	if _, err := mem.StoreBulk(ctx, facts); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := mem.Link(ctx, soma.LinkRequest{From: soma.Coordinate{2, 0}, To: soma.Coordinate{3, 0}, Type: "about", Weight: 1}); err != nil {
+	if _, err := mem.Link(ctx, soma.LinkRequest{From: soma.Coordinate{2, 0}, To: soma.Coordinate{3, 0}, Type: "about"}); err != nil {
 		log.Fatal(err)
 	}
 

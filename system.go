@@ -250,7 +250,8 @@ func (s *System) StoreBulk(ctx context.Context, items []StoreRequest) (BulkResul
 	return BulkResult{Accepted: s.accepted(acc), Stored: len(items)}, nil
 }
 
-// Link creates or replaces the edge req.From→req.To.
+// Link creates or replaces the edge req.From→req.To; a nil req.Weight is
+// DefaultLinkWeight.
 func (s *System) Link(ctx context.Context, req LinkRequest) (Accepted, error) {
 	from, err := toDomain(req.From)
 	if err != nil {
@@ -260,8 +261,12 @@ func (s *System) Link(ctx context.Context, req LinkRequest) (Accepted, error) {
 	if err != nil {
 		return Accepted{}, err
 	}
+	weight := DefaultLinkWeight
+	if req.Weight != nil {
+		weight = *req.Weight
+	}
 	acc, err := s.sys.Commands.Link.Handle(ctx, commands.LinkMemories{Caller: s.cmdCaller(),
-		LinkMemories: domain.LinkMemories{From: from, To: to, Type: req.Type, Weight: req.Weight}})
+		LinkMemories: domain.LinkMemories{From: from, To: to, Type: req.Type, Weight: weight}})
 	if err != nil {
 		return Accepted{}, classify(err)
 	}
@@ -336,7 +341,7 @@ func (s *System) Get(ctx context.Context, coord Coordinate) (Record, error) {
 	}
 	m, err := s.sys.Queries.GetMemory.Handle(ctx, queries.GetMemory{Caller: s.queryCaller(), Coordinate: c})
 	if err != nil {
-		return Record{}, classify(err)
+		return Record{}, classifyQuery(ctx, err)
 	}
 	return recordOf(m), nil
 }
@@ -353,7 +358,7 @@ func (s *System) recallQuery(req RecallRequest) queries.Recall {
 func (s *System) Recall(ctx context.Context, req RecallRequest) ([]Record, error) {
 	ms, err := s.sys.Queries.Recall.Handle(ctx, s.recallQuery(req))
 	if err != nil {
-		return nil, classify(err)
+		return nil, classifyQuery(ctx, err)
 	}
 	out := make([]Record, len(ms))
 	for i, m := range ms {
@@ -366,7 +371,7 @@ func (s *System) Recall(ctx context.Context, req RecallRequest) ([]Record, error
 func (s *System) RecallWithScores(ctx context.Context, req RecallRequest) ([]ScoredRecord, error) {
 	ms, err := s.sys.Queries.RecallWithScores.Handle(ctx, queries.RecallWithScores{Recall: s.recallQuery(req)})
 	if err != nil {
-		return nil, classify(err)
+		return nil, classifyQuery(ctx, err)
 	}
 	out := make([]ScoredRecord, len(ms))
 	for i, m := range ms {
@@ -387,7 +392,7 @@ func (s *System) Neighbors(ctx context.Context, coord Coordinate, opts Neighbors
 	}
 	ls, err := s.sys.Queries.Neighbors.Handle(ctx, queries.Neighbors{Caller: s.queryCaller(), Coordinate: c, LinkType: opts.Type, Limit: limit})
 	if err != nil {
-		return nil, classify(err)
+		return nil, classifyQuery(ctx, err)
 	}
 	out := make([]Edge, len(ls))
 	for i, l := range ls {
@@ -408,7 +413,7 @@ func (s *System) ShortestPath(ctx context.Context, from, to Coordinate, linkType
 	}
 	cs, err := s.sys.Queries.ShortestPath.Handle(ctx, queries.ShortestPath{Caller: s.queryCaller(), From: f, To: t, LinkType: linkType})
 	if err != nil {
-		return nil, classify(err)
+		return nil, classifyQuery(ctx, err)
 	}
 	return coordsOf(cs), nil
 }
@@ -425,7 +430,7 @@ func (s *System) Range(ctx context.Context, req RangeRequest) ([]Coordinate, err
 	}
 	cs, err := s.sys.Queries.Range.Handle(ctx, queries.Range{Caller: s.queryCaller(), Min: lo, Max: hi, Type: string(req.Type)})
 	if err != nil {
-		return nil, classify(err)
+		return nil, classifyQuery(ctx, err)
 	}
 	return coordsOf(cs), nil
 }
@@ -434,14 +439,14 @@ func (s *System) Range(ctx context.Context, req RangeRequest) ([]Coordinate, err
 func (s *System) Stats(ctx context.Context) (Stats, error) {
 	st, err := s.sys.Queries.Stats.Handle(ctx, queries.GetStats{Caller: s.queryCaller()})
 	if err != nil {
-		return Stats{}, classify(err)
+		return Stats{}, classifyQuery(ctx, err)
 	}
 	return Stats{TotalMemories: st.Total, Episodic: st.Episodic, Semantic: st.Semantic}, nil
 }
 
-// Export writes every record of the namespace, then its edges, to w as
-// NDJSON (the format of GET /export?links=true) and returns how many
-// records it wrote.
+// Export writes the namespace to w as NDJSON, the format of GET
+// /export?links=true: the records and their edges as link lines, each
+// after the record of its source. It returns how many records it wrote.
 func (s *System) Export(ctx context.Context, w io.Writer) (int, error) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -452,21 +457,21 @@ func (s *System) Export(ctx context.Context, w io.Writer) (int, error) {
 		return enc.Encode(m.Record())
 	})
 	if err != nil {
-		return n, classify(err)
+		return n, classifyQuery(ctx, err)
 	}
 	return n, nil
 }
 
-// Import stores the NDJSON records of r, then re-creates its edges.
+// Import stores the NDJSON records of r, then re-creates its edges. On
+// failure it returns, with the error, what was imported before it (the
+// counts and the consistency token of those writes), as the Client does.
 func (s *System) Import(ctx context.Context, r io.Reader, replace bool) (ImportResult, error) {
 	res, err := s.sys.Commands.Import.Handle(ctx, commands.ImportMemories{Caller: s.cmdCaller(), Body: r, Replace: replace})
+	out := ImportResult{Accepted: s.accepted(res.Accepted), Imported: res.Imported, Skipped: res.Skipped, Links: res.Linked}
 	if err != nil {
-		if res.Imported > 0 || res.Linked > 0 {
-			s.accepted(res.Accepted)
-		}
-		return ImportResult{}, classify(err)
+		return out, classify(err)
 	}
-	return ImportResult{Accepted: s.accepted(res.Accepted), Imported: res.Imported, Skipped: res.Skipped, Links: res.Linked}, nil
+	return out, nil
 }
 
 // commandItem validates a request's coordinate and copies its payload.
@@ -541,15 +546,17 @@ func recordOf(m domain.Memory) Record {
 	return r
 }
 
-// classifiedError keeps an error's text and chain and adds the sentinel
+// classifiedError keeps an error's text and chain and adds the sentinels
 // of its meaning.
 type classifiedError struct {
-	err      error
-	sentinel error
+	err       error
+	sentinels []error
 }
 
-func (e *classifiedError) Error() string   { return e.err.Error() }
-func (e *classifiedError) Unwrap() []error { return []error{e.err, e.sentinel} }
+func (e *classifiedError) Error() string { return e.err.Error() }
+func (e *classifiedError) Unwrap() []error {
+	return append([]error{e.err}, e.sentinels...)
+}
 
 // classify maps the use cases' errors to the sentinels the HTTP client
 // returns for the same answers.
@@ -558,22 +565,36 @@ func classify(err error) error {
 		ve  domain.ValidationErrors
 		lag *queries.LagError
 	)
-	var sentinel error
+	var sentinels []error
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrInvalid), errors.Is(err, ErrUnavailable):
 		return err
 	case errors.As(err, &ve), errors.Is(err, domain.ErrInvalidCoordinate), errors.Is(err, queries.ErrSearchLimit):
-		sentinel = ErrInvalid
+		sentinels = []error{ErrInvalid}
 	case errors.Is(err, domain.ErrMemoryNotFound):
-		sentinel = ErrNotFound
+		sentinels = []error{ErrNotFound}
 	case errors.Is(err, queries.ErrModelMismatch):
-		sentinel = ErrConflict
-	case errors.As(err, &lag), errors.Is(err, commands.ErrUnavailable), errors.Is(err, queries.ErrUnavailable):
-		sentinel = ErrUnavailable
+		sentinels = []error{ErrConflict}
+	case errors.As(err, &lag):
+		sentinels = []error{ErrUnavailable, ErrConsistencyLag}
+	case errors.Is(err, commands.ErrUnavailable), errors.Is(err, queries.ErrUnavailable):
+		sentinels = []error{ErrUnavailable}
 	default:
 		return err
 	}
-	return &classifiedError{err: err, sentinel: sentinel}
+	return &classifiedError{err: err, sentinels: sentinels}
+}
+
+// classifyQuery is classify for the query side, whose HTTP layer also
+// answers 503 for a deadline that expired inside the query (a bounded
+// wait, e.g. for the read models to reach the consistency token): such a
+// deadline is ErrUnavailable while the caller's ctx is still live. The
+// caller's own expired deadline stays context.DeadlineExceeded only.
+func classifyQuery(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrUnavailable) {
+		return &classifiedError{err: err, sentinels: []error{ErrUnavailable}}
+	}
+	return classify(err)
 }

@@ -76,9 +76,9 @@ func TestSystemEmbedded(t *testing.T) {
 	})
 	t.Run("graph", func(t *testing.T) {
 		for _, l := range []soma.LinkRequest{
-			{From: soma.Coordinate{1, 2, 3}, To: soma.Coordinate{4}, Type: "next", Weight: 1},
-			{From: soma.Coordinate{4}, To: soma.Coordinate{5}, Weight: 1},
-			{From: soma.Coordinate{1, 2, 3}, To: soma.Coordinate{5}, Weight: 5},
+			{From: soma.Coordinate{1, 2, 3}, To: soma.Coordinate{4}, Type: "next"},
+			{From: soma.Coordinate{4}, To: soma.Coordinate{5}, Weight: soma.Weight(1)},
+			{From: soma.Coordinate{1, 2, 3}, To: soma.Coordinate{5}, Weight: soma.Weight(5)},
 		} {
 			if _, err := s.Link(ctx, l); err != nil {
 				t.Fatal(err)
@@ -87,6 +87,9 @@ func TestSystemEmbedded(t *testing.T) {
 		edges, err := s.Neighbors(ctx, soma.Coordinate{1, 2, 3}, soma.NeighborsOptions{})
 		if err != nil || len(edges) != 2 || edges[0].Type != "next" || !edges[0].To.Equal(soma.Coordinate{4}) || edges[0].Timestamp.IsZero() {
 			t.Fatalf("%+v %v", edges, err)
+		}
+		if edges[0].Weight != soma.DefaultLinkWeight || edges[1].Weight != 5 {
+			t.Fatalf("weights %v and %v, want the default %v for none and 5", edges[0].Weight, edges[1].Weight, soma.DefaultLinkWeight)
 		}
 		path, err := s.ShortestPath(ctx, soma.Coordinate{1, 2, 3}, soma.Coordinate{5}, "")
 		if err != nil || fmt.Sprint(path) != "[1,2,3 4 5]" {
@@ -129,7 +132,7 @@ func TestSystemEmbedded(t *testing.T) {
 				return err
 			}(), soma.ErrInvalid},
 			{"link_from_missing_is_not_found", func() error {
-				_, err := s.Link(ctx, soma.LinkRequest{From: soma.Coordinate{99}, To: soma.Coordinate{4}, Weight: 1})
+				_, err := s.Link(ctx, soma.LinkRequest{From: soma.Coordinate{99}, To: soma.Coordinate{4}})
 				return err
 			}(), soma.ErrNotFound},
 			{"get_missing_is_not_found", func() error { _, err := s.Get(ctx, soma.Coordinate{99}); return err }(), soma.ErrNotFound},
@@ -138,7 +141,7 @@ func TestSystemEmbedded(t *testing.T) {
 				return err
 			}(), soma.ErrInvalid},
 			{"negative_weight_is_invalid", func() error {
-				_, err := s.Link(ctx, soma.LinkRequest{From: soma.Coordinate{4}, To: soma.Coordinate{5}, Weight: -1})
+				_, err := s.Link(ctx, soma.LinkRequest{From: soma.Coordinate{4}, To: soma.Coordinate{5}, Weight: soma.Weight(-1)})
 				return err
 			}(), soma.ErrInvalid},
 		}
@@ -276,7 +279,7 @@ func TestSystemEvented(t *testing.T) {
 			t.Fatalf("recall %d right after store: %+v %v", i, got, err)
 		}
 	}
-	if _, err := s.Link(ctx, soma.LinkRequest{From: soma.Coordinate{0}, To: soma.Coordinate{1}, Weight: 2}); err != nil {
+	if _, err := s.Link(ctx, soma.LinkRequest{From: soma.Coordinate{0}, To: soma.Coordinate{1}, Weight: soma.Weight(2)}); err != nil {
 		t.Fatal(err)
 	}
 	path, err := s.ShortestPath(ctx, soma.Coordinate{0}, soma.Coordinate{1}, "")

@@ -351,13 +351,22 @@ type LinkRequest struct {
 	To   Coordinate
 	// Type of the edge; "" is "related".
 	Type string
-	// Weight is the edge's cost for ShortestPath, sent as given: finite
-	// and ≥ 0 (0 is a valid weight).
-	Weight float64
+	// Weight is the edge's cost for ShortestPath: finite and ≥ 0 (0 is a
+	// valid weight, a free edge). Nil is DefaultLinkWeight, as for the
+	// HTTP API and the CLI; set it with Weight(w).
+	Weight *float64
 }
 
-// DefaultLinkType is the type of a link given none.
-const DefaultLinkType = "related"
+// Link defaults, the same as the HTTP API's.
+const (
+	// DefaultLinkType is the type of a link given none.
+	DefaultLinkType = "related"
+	// DefaultLinkWeight is the weight of a link given none.
+	DefaultLinkWeight = 1.0
+)
+
+// Weight returns a pointer to w, for LinkRequest.Weight.
+func Weight(w float64) *float64 { return &w }
 
 // NeighborsOptions filter Neighbors.
 type NeighborsOptions struct {

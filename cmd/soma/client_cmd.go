@@ -448,7 +448,7 @@ the target need not. Prints {"ok", "event_ids", "consistency_token"}.`,
 			fs.StringVar(&from, "from", "", "source coordinate")
 			fs.StringVar(&to, "to", "", "target coordinate")
 			fs.StringVar(&typ, "type", soma.DefaultLinkType, "link type")
-			fs.Float64Var(&weight, "weight", 1.0, "edge weight (cost for path), finite and ≥ 0")
+			fs.Float64Var(&weight, "weight", soma.DefaultLinkWeight, "edge weight (cost for path), finite and ≥ 0")
 		},
 		required: []string{"from", "to"},
 		run: func(ctx context.Context, e *clientEnv) error {
@@ -456,7 +456,7 @@ the target need not. Prints {"ok", "event_ids", "consistency_token"}.`,
 			if err != nil {
 				return err
 			}
-			res, err := e.client.Link(ctx, soma.LinkRequest{From: f, To: t, Type: typ, Weight: weight})
+			res, err := e.client.Link(ctx, soma.LinkRequest{From: f, To: t, Type: typ, Weight: soma.Weight(weight)})
 			if err != nil {
 				return err
 			}
