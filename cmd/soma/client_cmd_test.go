@@ -394,7 +394,7 @@ func TestCLI(t *testing.T) {
 			t.Fatalf("%v", out)
 		}
 		out = c.ok("import-memories", "--path", first, "--namespace", "export-dst")
-		if jsonText(t, out["imported"]) != "3" || jsonText(t, out["skipped"]) != "0" || jsonText(t, out["links"]) != "3" {
+		if jsonText(t, out["imported"]) != "3" || jsonText(t, out["skipped"]) != "0" || jsonText(t, out["linked"]) != "3" {
 			t.Fatalf("import: %v", out)
 		}
 		second := filepath.Join(dir, "second.ndjson")
@@ -475,6 +475,7 @@ func TestCLI(t *testing.T) {
 			{"non_integer_flag_exits_2", []string{"recall", "--query", "x", "--top-k", "many"}, 2, "--top-k"},
 			{"bad_filter_exits_2", []string{"recall", "--query", "x", "--filter", "novalue"}, 2, "--filter"},
 			{"positional_argument_exits_2", []string{"stats", "extra"}, 2, "unexpected argument"},
+			{"positional_argument_of_a_write_exits_2", []string{"store", "--coord", "1", "--payload", "{}", "x"}, 2, "unexpected argument"},
 			{"bad_url_exits_2", []string{"stats", "--url", "ftp://x"}, 2, "URL"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -492,15 +493,19 @@ func TestCLI(t *testing.T) {
 		})
 	})
 
-	t.Run("a_stale_session_token_is_dropped_instead_of_failing_reads", func(t *testing.T) {
+	t.Run("a_stale_session_token_is_dropped_with_a_warning_instead_of_failing_reads", func(t *testing.T) {
 		c := newCLI(t, "stale")
 		// A token far ahead of the log, as after a server reset.
 		stale := `{"consistency_token":"v1.ZXZlbnRfbG9nfDA6OTk5OTk5OQ","saved_at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
 		if err := os.WriteFile(c.session, []byte(stale), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if out := c.ok("stats"); jsonText(t, out["total_memories"]) != "0" {
-			t.Fatalf("%v", out)
+		r := c.run("stats")
+		if r.code != 0 || jsonText(t, r.json(t)["total_memories"]) != "0" {
+			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+		}
+		if !strings.HasPrefix(r.stderr, "warning: ") || strings.Count(r.stderr, "\n") != 1 {
+			t.Fatalf("want one warning line, stderr %q", r.stderr)
 		}
 		if _, err := os.Stat(c.session); !os.IsNotExist(err) {
 			t.Fatalf("stale session kept: %v", err)

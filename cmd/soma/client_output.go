@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/somafractalmemory/soma"
+	"github.com/somafractalmemory/soma/internal/consistency"
 )
 
 // print writes v as one line of JSON, or with --output table the table that
@@ -198,8 +199,10 @@ func fieldsTable(w io.Writer, v any) error {
 const sessionTTL = 10 * time.Minute
 
 type session struct {
-	path   string
-	loaded string // token read from the file, "" if none
+	path string
+	// loaded is the file's token as the client holds it after loading
+	// it, "" if none.
+	loaded string
 }
 
 type sessionFile struct {
@@ -222,6 +225,8 @@ func newSession(path string, cfg soma.ClientConfig) *session {
 	return &session{path: path}
 }
 
+// load returns the file's token, "" when there is none or it is older
+// than sessionTTL.
 func (s *session) load() string {
 	if s.path == "" {
 		return ""
@@ -234,17 +239,32 @@ func (s *session) load() string {
 	if json.Unmarshal(raw, &f) != nil || time.Since(f.SavedAt) > sessionTTL {
 		return ""
 	}
-	s.loaded = f.Token
 	return f.Token
 }
 
-// save writes tok (best effort: a session that cannot be saved only
-// loses read-your-writes across invocations).
+// save merges tok into the file's current token and writes the result
+// to a temporary file renamed over the session, so a concurrent reader
+// never sees half a file and a token saved by another invocation since
+// this one started is kept. Best effort: no lock is taken, so two
+// invocations saving at the same instant can still lose one token (only
+// read-your-writes across invocations suffers), and a session that
+// cannot be written is silently not kept.
 func (s *session) save(tok string) {
 	if s.path == "" || tok == "" {
 		return
 	}
-	raw, _ := json.Marshal(sessionFile{Token: tok, SavedAt: time.Now().UTC()})
+	t, err := consistency.Parse(tok)
+	if err != nil {
+		return
+	}
+	if prev, err := consistency.Parse(s.load()); err == nil && !prev.IsZero() {
+		// A token of another log (the server was reset or reconfigured)
+		// cannot be merged: the newest wins.
+		if merged, err := t.Merge(prev); err == nil {
+			t = merged
+		}
+	}
+	raw, _ := json.Marshal(sessionFile{Token: t.Encode(), SavedAt: time.Now().UTC()})
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return
 	}
@@ -336,10 +356,11 @@ func runExport(ctx context.Context, e *clientEnv, path string) error {
 	return e.print(map[string]any{"exported": n, "path": path}, nil)
 }
 
+// importOut names its fields as the API's answer does.
 type importOut struct {
 	Imported         int    `json:"imported"`
 	Skipped          int    `json:"skipped"`
-	Links            int    `json:"links"`
+	Linked           int    `json:"linked"`
 	ConsistencyToken string `json:"consistency_token"`
 }
 
@@ -371,11 +392,13 @@ func runImport(ctx context.Context, e *clientEnv, path string, replace bool) err
 		}
 	}
 	res, err := e.client.ImportWithOptions(ctx, r, opts)
-	if res.Imported > 0 {
+	if res.ConsistencyToken != "" {
+		// Also after a failure: what earlier chunks wrote (records or
+		// links only) stays imported.
 		e.wrote()
 	}
 	if err != nil {
 		return err
 	}
-	return e.print(importOut{Imported: res.Imported, Skipped: res.Skipped, Links: res.Links, ConsistencyToken: res.ConsistencyToken}, nil)
+	return e.print(importOut{Imported: res.Imported, Skipped: res.Skipped, Linked: res.Links, ConsistencyToken: res.ConsistencyToken}, nil)
 }
