@@ -687,8 +687,7 @@ func (c *Client) Export(ctx context.Context, w io.Writer) (int, error) {
 
 // ExportWithProgress is Export calling progress (when not nil) with the
 // number of records written so far. The stream (GET /export?links=true:
-// the records and their edges as link lines, each after the record of
-// its source) is copied line by line as it arrives; a stream cut by the
+// the records, then their edges as link lines) is copied line by line as it arrives; a stream cut by the
 // service is an error, never a short export. The whole stream is bounded
 // only by ctx, but waiting for the answer or for the next bytes longer
 // than ClientConfig.ExportIdleTimeout fails the export.

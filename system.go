@@ -445,8 +445,8 @@ func (s *System) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Export writes the namespace to w as NDJSON, the format of GET
-// /export?links=true: the records and their edges as link lines, each
-// after the record of its source. It returns how many records it wrote.
+// /export?links=true: the records, then their edges as link lines. It
+// returns how many records it wrote.
 func (s *System) Export(ctx context.Context, w io.Writer) (int, error) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -70,9 +70,9 @@ type Memory interface {
 
 	// Export writes every record of the namespace to w as NDJSON, the
 	// format Import reads, and returns how many records it wrote: one
-	// Record per line, ordered by coordinate, and one LinkLine ({"link":
-	// {"from", "to", "type", "weight", "timestamp"}}) per edge, each after
-	// the record of its source (per source in insertion order).
+	// Record per line, ordered by coordinate, then one LinkLine ({"link":
+	// {"from", "to", "type", "weight", "timestamp"}}) per edge, by source
+	// in record order and per source in insertion order.
 	Export(ctx context.Context, w io.Writer) (int, error)
 	// Import stores the NDJSON records read from r and re-creates the
 	// edges of its link lines (a link's source must be one of the records

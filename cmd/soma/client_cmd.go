@@ -688,8 +688,7 @@ func exportCmd() clientCommand {
 		use:   "export-memories",
 		short: "Write every memory of the namespace to an NDJSON file",
 		long: `Streams the namespace as NDJSON, the format import-memories reads: one record
-per line, and its edges as {"link": {...}} lines, each after the record of its
-source. Writes to --path ("-" for standard output). A progress bar is shown on a
+per line, then its edges as {"link": {...}} lines. Writes to --path ("-" for standard output). A progress bar is shown on a
 terminal. Prints {"exported": records, "path": ...} unless writing to standard
 output.`,
 		flags: func(fs *pflag.FlagSet) {
