@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/somafractalmemory/soma"
-	"github.com/somafractalmemory/soma/internal/qdrantfake"
-	"github.com/somafractalmemory/soma/internal/testenv"
+	"github.com/somafractalmemory/soma/internal/teststack"
 )
 
 func openSystem(t *testing.T, cfg soma.Config) *soma.System {
@@ -239,35 +237,7 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 // Postgres, Redis, schema registry, Qdrant): writes go through the log and
 // the projection workers, and the System's own reads still see its writes.
 func TestSystemEvented(t *testing.T) {
-	brokers := testenv.KafkaBrokers(t)
-	pg := testenv.PostgresURL(t)
-	rd := testenv.RedisURL(t)
-	reg := testenv.Optional(testenv.RegistryURLVar)
-	if reg == "" {
-		fake := srfake.New()
-		t.Cleanup(fake.Close)
-		reg = fake.URL()
-	}
-	qd := testenv.Optional(testenv.QdrantURLVar)
-	if qd == "" {
-		qd = "http://" + qdrantfake.Start(t)
-	}
-	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	s := openSystem(t, soma.Config{Mode: soma.ModeEventedEnterprise, Namespace: "lib", DataDir: t.TempDir(), Settings: map[string]string{
-		"KAFKA_BOOTSTRAP_SERVERS":    strings.Join(brokers, ","),
-		"KAFKA_MEMORY_EVENTS_TOPIC":  "lib.events." + id,
-		"KAFKA_DLQ_TOPIC":            "lib.dlq." + id,
-		"KAFKA_CONSUMER_GROUP":       "lib" + id,
-		"SCHEMA_REGISTRY_URL":        reg,
-		"POSTGRES_URL":               pg,
-		"SOMA_POSTGRES_SCHEMA":       "lib_" + id,
-		"REDIS_URL":                  rd,
-		"SOMA_REDIS_PREFIX":          "lib" + id,
-		"QDRANT_URL":                 qd,
-		"QDRANT_COLLECTION":          "lib_" + id,
-		"SOMA_PROJECTION_BATCH_WAIT": "5ms",
-		"SOMA_LOG_LEVEL":             "warn",
-	}})
+	s := openSystem(t, soma.Config{Mode: soma.ModeEventedEnterprise, Namespace: "lib", DataDir: t.TempDir(), Settings: teststack.Evented(t, "lib")})
 	ctx := context.Background()
 	for i := range 20 {
 		text := fmt.Sprintf("evented memory %d %s", i, uuid.NewString())

@@ -13,12 +13,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/somafractalmemory/soma/internal/config"
 	"github.com/somafractalmemory/soma/internal/consistency"
-	"github.com/somafractalmemory/soma/internal/qdrantfake"
-	"github.com/somafractalmemory/soma/internal/testenv"
+	"github.com/somafractalmemory/soma/internal/teststack"
 )
 
 // stack is a running `soma serve` in this process.
@@ -103,39 +101,12 @@ func call(t *testing.T, method, url, body string, hdr map[string]string) (int, m
 // Postgres and Redis, the Qdrant double and the registry fake.
 func evented(t *testing.T) map[string]string {
 	t.Helper()
-	brokers := testenv.KafkaBrokers(t)
-	pg := testenv.PostgresURL(t)
-	rd := testenv.RedisURL(t)
-	reg := testenv.Optional(testenv.RegistryURLVar)
-	if reg == "" {
-		fake := srfake.New()
-		t.Cleanup(fake.Close)
-		reg = fake.URL()
-	}
-	qd := testenv.Optional(testenv.QdrantURLVar)
-	if qd == "" {
-		qd = qdrantfake.Start(t)
-	}
-	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	return map[string]string{
-		"KAFKA_BOOTSTRAP_SERVERS":    strings.Join(brokers, ","),
-		"KAFKA_MEMORY_EVENTS_TOPIC":  "e2e.events." + id,
-		"KAFKA_DLQ_TOPIC":            "e2e.dlq." + id,
-		"KAFKA_TOPIC_PARTITIONS":     "4",
-		"KAFKA_CONSUMER_GROUP":       "e2e" + id,
-		"SCHEMA_REGISTRY_URL":        reg,
-		"POSTGRES_URL":               pg,
-		"SOMA_POSTGRES_SCHEMA":       "e2e_" + id,
-		"REDIS_URL":                  rd,
-		"SOMA_REDIS_PREFIX":          "e2e" + id,
-		"QDRANT_URL":                 "http://" + qd,
-		"QDRANT_COLLECTION":          "e2e_" + id,
-		"SOMA_RATE_LIMIT_MAX":        "0",
-		"SOMA_PROJECTION_BATCH_WAIT": "5ms",
-		"SOMA_DATA_DIR":              t.TempDir(),
-		"SOMA_LOG_LEVEL":             "warn",
-		"MEMORY_MODE":                "evented_enterprise",
-	}
+	env := teststack.Evented(t, "e2e")
+	env["KAFKA_TOPIC_PARTITIONS"] = "4"
+	env["SOMA_RATE_LIMIT_MAX"] = "0"
+	env["SOMA_DATA_DIR"] = t.TempDir()
+	env["MEMORY_MODE"] = "evented_enterprise"
+	return env
 }
 
 // TestEventedReadYourWrites: write API → Kafka → projector → Postgres,
