@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,10 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/somafractalmemory/soma/internal/testenv"
 )
 
 // TestCLIHelperServe is not a test: TestCLI re-executes the test binary
@@ -31,43 +31,14 @@ func TestCLIHelperServe(t *testing.T) {
 	os.Exit(run(ctx, []string{"serve"}))
 }
 
-// freeLoopback returns a loopback address whose port was free a moment ago.
-func freeLoopback(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// lockedBuffer collects the child's output from two streams.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startServe runs `soma serve` on the embedded store in a temporary data
 // directory and free loopback ports, and returns the two base URLs once
 // the write API answers /healthz.
 func startServe(t *testing.T) (apiURL, queryURL string) {
 	t.Helper()
 	dir := t.TempDir()
-	api, query := freeLoopback(t), freeLoopback(t)
-	var logs lockedBuffer
+	api, query := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	var logs testenv.SyncBuffer
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperServe$")
 	cmd.Env = []string{
 		"SOMA_HELPER_SERVE=1",
@@ -486,7 +457,7 @@ func TestCLI(t *testing.T) {
 			})
 		}
 		t.Run("unreachable_server_exits_1", func(t *testing.T) {
-			r := runWith(context.Background(), []string{"stats", "--url", "http://" + freeLoopback(t), "--no-session"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+			r := runWith(context.Background(), []string{"stats", "--url", "http://" + testenv.FreeAddr(t), "--no-session"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
 			if r != 1 {
 				t.Fatalf("exit %d", r)
 			}
