@@ -167,19 +167,7 @@ func (rt *Runtime) commandServer(ctx context.Context, ws *writeSide) (*httpx.Ser
 // publisher connects the producer and ensures the topic.
 func (rt *Runtime) publisher(ctx context.Context, codec eventbus.Encoder) (*eventbus.Publisher, error) {
 	k := rt.cfg.Kafka
-	pcfg, err := k.Settings.Producer(rt.cfg.HTTP.PublishTimeout)
-	if err != nil {
-		return nil, err
-	}
-	client, err := rt.saramaClient(ctx, pcfg)
-	if err != nil {
-		return nil, err
-	}
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		return nil, fmt.Errorf("kafka admin: %w", err)
-	}
-	state, err := kafkaconf.EnsureTopic(admin, kafkaconf.TopicSpec{Name: k.Topic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor, AllowFiniteRetention: k.AllowFiniteRetention})
+	client, state, err := rt.producerClient(ctx, rt.cfg.HTTP.PublishTimeout, kafkaconf.TopicSpec{Name: k.Topic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor, AllowFiniteRetention: k.AllowFiniteRetention})
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +183,28 @@ func (rt *Runtime) publisher(ctx context.Context, codec eventbus.Encoder) (*even
 	pub := eventbus.New(prod, codec, eventbus.Config{Topic: k.Topic, Timeout: rt.cfg.HTTP.PublishTimeout})
 	rt.onClose(func() { _ = pub.Close() })
 	return pub, nil
+}
+
+// producerClient connects a producer client (timeout bounds its sends)
+// and creates or verifies the topic of spec.
+func (rt *Runtime) producerClient(ctx context.Context, timeout time.Duration, spec kafkaconf.TopicSpec) (sarama.Client, kafkaconf.TopicState, error) {
+	pcfg, err := rt.cfg.Kafka.Settings.Producer(timeout)
+	if err != nil {
+		return nil, kafkaconf.TopicState{}, err
+	}
+	client, err := rt.saramaClient(ctx, pcfg)
+	if err != nil {
+		return nil, kafkaconf.TopicState{}, err
+	}
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		return nil, kafkaconf.TopicState{}, fmt.Errorf("kafka admin: %w", err)
+	}
+	state, err := kafkaconf.EnsureTopic(admin, spec)
+	if err != nil {
+		return nil, kafkaconf.TopicState{}, fmt.Errorf("topic %s: %w", spec.Name, err)
+	}
+	return client, state, nil
 }
 
 // directoryFunc adapts a read model's existence check to commands.Directory.

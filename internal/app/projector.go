@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
 	wkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -101,21 +100,11 @@ func (rt *Runtime) projectorFor(ctx context.Context, codec *schemas.Codec, model
 // deadLetters publishes to the DLQ topic through watermill-kafka.
 func (rt *Runtime) deadLetters(ctx context.Context) (runner.DeadLetters, error) {
 	k := rt.cfg.Kafka
-	pcfg, err := k.Settings.Producer(10 * time.Second)
+	client, _, err := rt.producerClient(ctx, 10*time.Second, kafkaconf.TopicSpec{Name: k.DLQTopic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor, AllowFiniteRetention: true})
 	if err != nil {
-		return nil, err
-	}
-	client, err := rt.saramaClient(ctx, pcfg)
-	if err != nil {
-		return nil, err
-	}
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := kafkaconf.EnsureTopic(admin, kafkaconf.TopicSpec{Name: k.DLQTopic, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor, AllowFiniteRetention: true}); err != nil {
 		return nil, fmt.Errorf("dead-letter topic: %w", err)
 	}
+	pcfg := client.Config()
 	pub, err := wkafka.NewPublisher(wkafka.PublisherConfig{
 		Brokers: k.Settings.Brokers, Marshaler: runner.DLQMarshaler(), OverwriteSaramaConfig: pcfg,
 	}, watermill.NewSlogLogger(rt.log))
