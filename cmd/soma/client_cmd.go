@@ -403,7 +403,8 @@ func recallCmd() clientCommand {
 		use:   "recall",
 		short: "Recall the memories most similar to a query",
 		long: `Prints {"matches": [record...]}, best first (score = cosine × importance_norm).
-With --scores, prints {"results": [{"record", "score", "cosine", "importance_norm"}...]}.
+With --scores, prints {"results": [{"payload": record, "score", "cosine", "importance_norm"}...]}
+(the shape of POST /recall_with_scores).
 --filter key=value (repeatable) keeps records whose payload key equals the value;
 the value is JSON when it parses (3, true, "3") and text otherwise.`,
 		flags: func(fs *pflag.FlagSet) {
@@ -549,7 +550,7 @@ func neighborsCmd() clientCommand {
 	return clientCommand{
 		use:   "neighbors",
 		short: "Print the outgoing links of a memory",
-		long:  `Prints {"neighbors": [{"to", "type", "weight", "timestamp"}...]} in insertion order.`,
+		long:  `Prints {"neighbors": [[to, {"to", "type", "weight", "timestamp"}]...]} in insertion order (the shape of GET /neighbors).`,
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringVar(&coord, "coord", "", "coordinate")
 			fs.StringVar(&typ, "type", "", "only links of this type")

@@ -208,7 +208,7 @@ func TestCLI(t *testing.T) {
 			t.Fatalf("scores: %v", out)
 		}
 		r := results[0].(map[string]any)
-		for _, k := range []string{"score", "cosine", "importance_norm", "record"} {
+		for _, k := range []string{"score", "cosine", "importance_norm", "payload"} {
 			if _, ok := r[k]; !ok {
 				t.Fatalf("scored result without %s: %v", k, r)
 			}
@@ -292,8 +292,9 @@ func TestCLI(t *testing.T) {
 		if len(ns) != 2 {
 			t.Fatalf("%v", out)
 		}
-		first := ns[0].(map[string]any)
-		if jsonText(t, first["to"]) != "[2]" || first["type"] != "related" || jsonText(t, first["weight"]) != "0" || first["timestamp"] == nil {
+		pair := ns[0].([]any)
+		first := pair[1].(map[string]any)
+		if len(pair) != 2 || jsonText(t, pair[0]) != "[2]" || jsonText(t, first["to"]) != "[2]" || first["type"] != "related" || jsonText(t, first["weight"]) != "0" || first["timestamp"] == nil {
 			t.Fatalf("first edge: %v", first)
 		}
 		if out := c.ok("neighbors", "--coord", "1", "--limit", "1"); len(out["neighbors"].([]any)) != 1 {

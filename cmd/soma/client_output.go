@@ -71,20 +71,23 @@ type edgeOut struct {
 	Timestamp *float64        `json:"timestamp"`
 }
 
+// neighborsOutput is the query API's shape: [[to, {"to", "type",
+// "weight", "timestamp"}]...].
 func neighborsOutput(edges []soma.Edge) map[string]any {
-	out := make([]edgeOut, len(edges))
+	out := make([][2]any, len(edges))
 	for i, e := range edges {
-		out[i] = edgeOut{To: e.To, Type: e.Type, Weight: e.Weight}
+		edge := edgeOut{To: e.To, Type: e.Type, Weight: e.Weight}
 		if !e.Timestamp.IsZero() {
 			s := float64(e.Timestamp.UnixMicro()) / 1e6
-			out[i].Timestamp = &s
+			edge.Timestamp = &s
 		}
+		out[i] = [2]any{e.To, edge}
 	}
 	return map[string]any{"neighbors": out}
 }
 
 type scoredOut struct {
-	Record         soma.Record `json:"record"`
+	Record         soma.Record `json:"payload"` // the query API's name
 	Score          float64     `json:"score"`
 	Cosine         float64     `json:"cosine"`
 	ImportanceNorm float64     `json:"importance_norm"`
